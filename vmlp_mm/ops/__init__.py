@@ -1,0 +1,6 @@
+"""Custom ops of vmlp_mm: compiled kernels (``vmlp_mm._ext``) with pure-PyTorch references."""
+from .ext_loader import has_ext
+from .shift_mix import ShiftMix, chunk_sizes, pack_depthwise, shift_mix, shift_mix_reference
+
+__all__ = ['has_ext', 'ShiftMix', 'chunk_sizes', 'pack_depthwise', 'shift_mix',
+           'shift_mix_reference']
