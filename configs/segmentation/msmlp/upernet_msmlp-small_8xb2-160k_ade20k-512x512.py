@@ -1,0 +1,4 @@
+_base_ = './upernet_msmlp-tiny_8xb2-160k_ade20k-512x512.py'
+
+checkpoint_file = 'checkpoints/msmlp-small_in1k.pth'
+model = dict(backbone=dict(arch='small', init_cfg=dict(checkpoint=checkpoint_file)))

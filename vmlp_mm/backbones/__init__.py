@@ -1,0 +1,4 @@
+from .base import VisionMLPBackbone, VisionMLPStage
+from .msmlp import MSMLP
+
+__all__ = ['VisionMLPBackbone', 'VisionMLPStage', 'MSMLP']

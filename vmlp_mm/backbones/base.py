@@ -1,0 +1,207 @@
+"""Behaviour shared by the vmlp_mm backbones: arch parsing, outputs, freezing, layer depth."""
+import copy
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.utils.checkpoint as cp
+from mmengine.model import BaseModule
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from .layers import LayerNorm2d
+
+
+class VisionMLPStage(nn.Module):
+    """One stage: an optional downsampler, then its blocks.
+
+    Downsampling opens the stage (rather than closing the previous one, as in Swin-style code),
+    so a stage's output is the pre-downsample feature map that dense heads take.
+
+    Args:
+        blocks: the stage's blocks, applied in order.
+        downsample: the module halving the resolution before the blocks, or None.
+        with_cp: checkpoint each block's activations during training to save memory.
+    """
+
+    def __init__(self, blocks: Sequence[nn.Module], downsample: Optional[nn.Module] = None,
+                 with_cp: bool = False):
+        super().__init__()
+        self.downsample = downsample
+        self.blocks = nn.ModuleList(blocks)
+        self.with_cp = with_cp
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.downsample is not None:
+            x = self.downsample(x)
+        for block in self.blocks:
+            if self.with_cp and x.requires_grad:
+                x = cp.checkpoint(block, x, use_reentrant=False)
+            else:
+                x = block(x)
+        return x
+
+
+class VisionMLPBackbone(BaseModule):
+    """Base class of the five backbones (the DESIGN.md backbone contract).
+
+    Subclasses define ``arch_zoo`` (arch name -> settings dict with at least ``channels`` and
+    ``depths``), build ``self.patch_embed`` and ``self.stages`` (a ``ModuleList`` of
+    :class:`VisionMLPStage`) and then call :meth:`_add_out_norms` and :meth:`_freeze_stages`.
+
+    Args:
+        arch: a name of ``arch_zoo`` or a dict with the same keys.
+        in_channels: channels of the input image.
+        out_indices: stages whose outputs are returned (int or sequence, negatives allowed).
+        frozen_stages: freeze the stem (0) and stages ``< frozen_stages`` with their out norms;
+            -1 freezes nothing.
+        norm_eval: keep BatchNorm layers in eval mode during training.
+        with_cp: activation checkpointing in every block.
+        drop_path_rate: stochastic depth at the last block (linear from 0 over all blocks).
+        gap_before_final_norm: classification setting: global-average-pool each output, then
+            its norm, returning ``[N, C]`` vectors. Otherwise outputs are normalised maps.
+        init_cfg: mmengine init config, e.g. ``dict(type='Pretrained', checkpoint=...,
+            prefix='backbone.')``.
+    """
+    arch_zoo: Dict[str, dict] = {}
+
+    def __init__(self,
+                 arch: Union[str, dict],
+                 in_channels: int = 3,
+                 out_indices: Union[int, Sequence[int]] = -1,
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 drop_path_rate: float = 0.,
+                 gap_before_final_norm: bool = True,
+                 init_cfg: Optional[Union[dict, list]] = None):
+        super().__init__(init_cfg=init_cfg)
+        self.arch_settings = self._parse_arch(arch)
+        self.channels = list(self.arch_settings['channels'])
+        self.depths = list(self.arch_settings['depths'])
+        self.num_stages = len(self.depths)
+        if not isinstance(in_channels, int) or in_channels < 1:
+            raise ValueError(f'in_channels must be a positive int, got {in_channels!r}')
+        self.in_channels = in_channels
+        self.out_indices = self._parse_out_indices(out_indices)
+        if not -1 <= frozen_stages <= self.num_stages:
+            raise ValueError(f'frozen_stages must be in [-1, {self.num_stages}], '
+                             f'got {frozen_stages}')
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        self.with_cp = with_cp
+        self.gap_before_final_norm = gap_before_final_norm
+        total = sum(self.depths)
+        rates = torch.linspace(0, drop_path_rate, total).tolist() if total > 1 else [0.] * total
+        starts = [sum(self.depths[:i]) for i in range(self.num_stages)]
+        # drop path rate of every block, per stage
+        self.drop_path_rates = [rates[s:s + d] for s, d in zip(starts, self.depths)]
+
+    # -- construction helpers -------------------------------------------------------------------
+    def _parse_arch(self, arch: Union[str, dict]) -> dict:
+        if isinstance(arch, str):
+            key = arch.lower()
+            names = {name.lower(): name for name in self.arch_zoo}
+            if key not in names:
+                raise ValueError(f'Unknown arch {arch!r} for {type(self).__name__}; choose one of '
+                                 f'{sorted(self.arch_zoo)} or pass a dict of settings')
+            return copy.deepcopy(self.arch_zoo[names[key]])
+        if isinstance(arch, dict):
+            required = set().union(*(s.keys() for s in self.arch_zoo.values()))
+            missing = sorted(required - set(arch))
+            unknown = sorted(set(arch) - required)
+            if missing or unknown:
+                raise ValueError(f'Custom arch for {type(self).__name__}: missing keys {missing}, '
+                                 f'unknown keys {unknown}; expected keys {sorted(required)}')
+            return copy.deepcopy(arch)
+        raise ValueError(f'arch must be a str or dict, got {type(arch).__name__}')
+
+    def _parse_out_indices(self, out_indices) -> Tuple[int, ...]:
+        if isinstance(out_indices, int):
+            out_indices = [out_indices]
+        if not isinstance(out_indices, Sequence) or not out_indices:
+            raise ValueError(f'out_indices must be an int or a non-empty sequence of ints, '
+                             f'got {out_indices!r}')
+        parsed = []
+        for index in out_indices:
+            if not isinstance(index, int) or not -self.num_stages <= index < self.num_stages:
+                raise ValueError(f'out_indices entry {index!r} is out of range for '
+                                 f'{self.num_stages} stages (use 0..{self.num_stages - 1} or '
+                                 f'negatives)')
+            parsed.append(index % self.num_stages)
+        return tuple(sorted(set(parsed)))
+
+    def _add_out_norms(self, eps: float = 1e-6) -> None:
+        """``norm{i}`` for every output (LayerNorm over channels)."""
+        for i in self.out_indices:
+            self.add_module(f'norm{i}', LayerNorm2d(self.channels[i], eps=eps))
+
+    # -- forward ---------------------------------------------------------------------------------
+    def _check_input(self, x: torch.Tensor) -> None:
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f'{type(self).__name__} expects [N, {self.in_channels}, H, W] images, got shape '
+                f'{tuple(x.shape)}; set in_channels={x.shape[1] if x.dim() == 4 else "?"} in the '
+                'backbone config (and the data preprocessor mean/std) if your data has that many '
+                'channels')
+
+    def _output(self, index: int, x: torch.Tensor) -> torch.Tensor:
+        norm = getattr(self, f'norm{index}')
+        if self.gap_before_final_norm:
+            return norm(x.mean((2, 3)))
+        return norm(x)
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """Returns the outputs of ``out_indices``: ``[N, C_i]`` vectors when
+        ``gap_before_final_norm``, else ``[N, C_i, ceil(H / s_i), ceil(W / s_i)]`` maps at
+        strides 4, 8, 16, 32."""
+        self._check_input(x)
+        x = self.patch_embed(x)
+        outs = []
+        for i, stage in enumerate(self.stages):
+            x = stage(x)
+            if i in self.out_indices:
+                outs.append(self._output(i, x))
+        return tuple(outs)
+
+    # -- training behaviour ------------------------------------------------------------------------
+    def _freeze_stages(self) -> None:
+        if self.frozen_stages < 0:
+            return
+        frozen = [self.patch_embed] + [self.stages[i] for i in range(self.frozen_stages)]
+        frozen += [getattr(self, f'norm{i}') for i in range(self.frozen_stages)
+                   if i in self.out_indices]
+        for module in frozen:
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for module in self.modules():
+                if isinstance(module, _BatchNorm):
+                    module.eval()
+        return self
+
+    def get_layer_depth(self, param_name: str, prefix: str = '') -> Tuple[int, int]:
+        """Layer id of a parameter for layer-wise lr decay, and the number of layers.
+
+        The stem is layer 0, block k (counted over all stages) is layer k + 1, a downsampler
+        shares the layer of the first block it feeds, and the output norms and anything outside
+        the backbone (necks, heads) come last.
+        """
+        num_layers = sum(self.depths) + 2
+        if not param_name.startswith(prefix):
+            return num_layers - 1, num_layers
+        name = param_name[len(prefix):]
+        if name.startswith('patch_embed'):
+            return 0, num_layers
+        if name.startswith('stages.'):
+            parts = name.split('.')
+            stage = int(parts[1])
+            first = sum(self.depths[:stage]) + 1
+            if parts[2] == 'blocks':
+                return first + int(parts[3]), num_layers
+            return first, num_layers
+        return num_layers - 1, num_layers

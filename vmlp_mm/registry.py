@@ -1,0 +1,14 @@
+"""Registries of the ``vmlp_mm`` scope.
+
+They are children of mmengine's root registries, so configs of mmpretrain, mmseg and mmdet find
+our modules as ``type='vmlp_mm.MSMLP'`` once ``vmlp_mm`` is imported (the configs' ``custom_imports``).
+"""
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
+from mmengine.registry import Registry
+
+MODELS = Registry('model', parent=MMENGINE_MODELS, scope='vmlp_mm',
+                  locations=['vmlp_mm.backbones'])
+OPTIM_WRAPPER_CONSTRUCTORS = Registry('optim wrapper constructor',
+                                      parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
+                                      scope='vmlp_mm', locations=['vmlp_mm.engine'])
