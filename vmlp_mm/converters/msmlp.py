@@ -7,14 +7,16 @@ import torch
 from .base import CheckpointMismatchError, match_arch, rename_keys
 
 RULES = [
-    (r'^patch_embed\.', 'backbone.patch_embed.'),
+    (r'^patch_embed\.(proj|norm)\.', r'backbone.patch_embed.\1.'),
     (r'^layers\.(\d+)\.blocks\.(\d+)\.(dwconv_lr|dwconv_td)\.',
      r'backbone.stages.\1.blocks.\2.token_mixer.\3.'),
-    (r'^layers\.(\d+)\.blocks\.(\d+)\.', r'backbone.stages.\1.blocks.\2.'),
+    (r'^layers\.(\d+)\.blocks\.(\d+)\.(gamma$|norm\.|pwconv1\.|pwconv2\.)',
+     r'backbone.stages.\1.blocks.\2.\3'),
     # official downsamplers close stage i; ours open stage i + 1
-    (r'^layers\.(\d+)\.downsample\.', lambda m: f'backbone.stages.{int(m[1]) + 1}.downsample.'),
-    (r'^norm\.', 'backbone.norm3.'),  # LayerNorm of the pooled features
-    (r'^head\.', 'head.fc.'),
+    (r'^layers\.(\d+)\.downsample\.(?=(proj|norm)\.)',
+     lambda m: f'backbone.stages.{int(m[1]) + 1}.downsample.'),
+    (r'^norm\.(?=(weight|bias)$)', 'backbone.norm3.'),  # LayerNorm of the pooled features
+    (r'^head\.(?=(weight|bias)$)', 'head.fc.'),
 ]
 
 

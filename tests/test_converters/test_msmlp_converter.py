@@ -1,0 +1,67 @@
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from vmlp_mm.converters import CONVERTERS, CheckpointMismatchError, check_state_dict
+from vmlp_mm.converters.cli import build_classifier, classification_config
+
+
+def state_dict_from_manifest(path):
+    """Random tensors with the official keys and shapes."""
+    with open(path) as f:
+        entries = json.load(f)
+    gen = torch.Generator().manual_seed(0)
+    return {key: torch.randn(shape, generator=gen) for key, shape in entries}
+
+
+@pytest.mark.parametrize('arch', ['tiny', 'small', 'base'])
+def test_manifest_converts_and_loads_strictly(official_keys_dir, arch):
+    official = state_dict_from_manifest(osp.join(official_keys_dir, f'msmlp_{arch}.json'))
+    converted, found = CONVERTERS['msmlp'].convert(official)
+    assert found == arch
+    assert len(converted) == len(official)
+    model = build_classifier(classification_config('msmlp', arch), 1000)
+    check_state_dict(converted, model)
+    model.load_state_dict(converted, strict=True)
+    # the official downsampler closing stage 0 opens our stage 1
+    torch.testing.assert_close(model.backbone.stages[1].downsample.proj.weight,
+                               official['layers.0.downsample.proj.weight'])
+    torch.testing.assert_close(model.backbone.norm3.weight, official['norm.weight'])
+
+
+def test_cli_roundtrip_and_wrapped_checkpoint(official_keys_dir, tmp_path, repo_root):
+    official = state_dict_from_manifest(osp.join(official_keys_dir, 'msmlp_tiny.json'))
+    src = tmp_path / 'official.pth'
+    torch.save({'model': official, 'epoch': 299}, src)  # as the Swin codebase saves
+    dst = tmp_path / 'converted.pth'
+    subprocess.run([sys.executable, 'tools/model_converters/msmlp_to_vmlp.py', str(src), str(dst)],
+                   cwd=repo_root, check=True, capture_output=True)
+    checkpoint = torch.load(dst, weights_only=True)
+    assert set(checkpoint) == {'state_dict', 'meta'}
+    assert checkpoint['meta']['arch'] == 'tiny'
+    model = build_classifier(classification_config('msmlp', 'tiny'), 1000)
+    model.load_state_dict(checkpoint['state_dict'], strict=True)
+
+
+def test_unknown_and_missing_keys_are_listed(official_keys_dir):
+    official = state_dict_from_manifest(osp.join(official_keys_dir, 'msmlp_tiny.json'))
+    official['layers.0.blocks.0.extra.weight'] = torch.zeros(1)
+    with pytest.raises(CheckpointMismatchError, match='extra.weight'):
+        CONVERTERS['msmlp'].convert(official)
+    del official['layers.0.blocks.0.extra.weight']
+    del official['layers.2.blocks.3.pwconv1.weight']
+    converted, _ = CONVERTERS['msmlp'].convert(official)
+    model = build_classifier(classification_config('msmlp', 'tiny'), 1000)
+    with pytest.raises(CheckpointMismatchError, match=r'missing 1: backbone.stages.2.blocks.3.pwconv1.weight'):
+        check_state_dict(converted, model)
+
+
+def test_unknown_variant_is_an_error():
+    official = {'patch_embed.proj.weight': torch.zeros(64, 3, 4, 4),
+                'layers.0.blocks.0.gamma': torch.zeros(64)}
+    with pytest.raises(CheckpointMismatchError, match='no MS-MLP arch'):
+        CONVERTERS['msmlp'].convert(official)

@@ -1,0 +1,62 @@
+"""Outputs equal to the official implementations for the same weights.
+
+The official model code is not part of this repository; point ``VMLP_OFFICIAL_SRC`` at a folder
+holding the official repositories (e.g. ``$VMLP_OFFICIAL_SRC/MS-MLP/models/ms_mlp.py``) to run
+these tests, otherwise they skip.
+"""
+import importlib.util
+import os
+import os.path as osp
+
+import pytest
+import torch
+
+from vmlp_mm.converters import CONVERTERS, check_state_dict
+
+OFFICIAL_SRC = os.environ.get('VMLP_OFFICIAL_SRC', '')
+
+
+def load_official_module(relpath):
+    path = osp.join(OFFICIAL_SRC, relpath)
+    if not OFFICIAL_SRC or not osp.isfile(path):
+        pytest.skip(f'official source {relpath} not found (set VMLP_OFFICIAL_SRC)')
+    spec = importlib.util.spec_from_file_location(osp.splitext(osp.basename(path))[0], path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_vmlp_classifier(model_name, arch, num_classes=1000):
+    from vmlp_mm.converters.cli import build_classifier, classification_config
+    return build_classifier(classification_config(model_name, arch), num_classes)
+
+
+MSMLP_YAML = {
+    'tiny': dict(embed_dim=96, depths=[3, 3, 9, 3]),
+    'small': dict(embed_dim=96, depths=[3, 3, 27, 3]),
+    'base': dict(embed_dim=128, depths=[3, 3, 27, 3]),
+}
+
+
+@pytest.mark.parametrize('arch', list(MSMLP_YAML))
+def test_msmlp_logits_equal_official(arch):
+    official_module = load_official_module('MS-MLP/models/ms_mlp.py')
+    torch.manual_seed(0)
+    official = official_module.MS_MLP(
+        img_size=224, num_classes=1000, shift_size=5, shift_dist=[-2, -1, 0, 1, 2],
+        mix_size=[[1, 1, 3, 5, 7], [1, 3, 3, 5, 7], [1, 5, 5, 5, 7], [1, 7, 7, 7, 7]],
+        mlp_ratio=4., patch_norm=True, **MSMLP_YAML[arch]).eval()
+    # non-default values everywhere, so that a mis-mapped norm or bias shows up
+    with torch.no_grad():
+        for p in official.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
+    state_dict, found_arch = CONVERTERS['msmlp'].convert(official.state_dict())
+    assert found_arch == arch
+    ours = build_vmlp_classifier('msmlp', arch).eval()
+    check_state_dict(state_dict, ours)
+    ours.load_state_dict(state_dict, strict=True)
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        expected = official(x)
+        got = ours(x, mode='tensor')
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
