@@ -1,10 +1,13 @@
 """Evaluate a checkpoint with a vmlp_mm config of any task (the config's test set and metrics)."""
 import argparse
+import json
 import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
+
+from vmlp_mm.utils.launch import setup_cpu_distributed
 
 
 def parse_args():
@@ -12,6 +15,7 @@ def parse_args():
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='where the evaluation log goes')
+    parser.add_argument('--out-metrics', help='also write the metrics to this JSON file')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -30,10 +34,14 @@ def main():
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     cfg.launcher = args.launcher
+    setup_cpu_distributed(cfg, args.launcher)
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
-    Runner.from_cfg(cfg).test()
+    metrics = Runner.from_cfg(cfg).test()
+    if args.out_metrics:
+        with open(args.out_metrics, 'w') as f:
+            json.dump({k: float(v) for k, v in metrics.items()}, f, indent=1)
 
 
 if __name__ == '__main__':

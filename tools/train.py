@@ -10,6 +10,8 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+from vmlp_mm.utils.launch import setup_cpu_distributed
+
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__)
@@ -38,6 +40,7 @@ def build_config(args) -> Config:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     cfg.launcher = args.launcher
+    setup_cpu_distributed(cfg, args.launcher)
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.amp:

@@ -5,7 +5,7 @@
 _base_ = '../detection/msmlp/mask-rcnn_msmlp-tiny_fpn_1x_coco.py'
 
 data_root = 'data/demo/shapes_coco/'
-checkpoint_file = 'work_dirs/demo/cls/epoch_8.pth'
+checkpoint_file = 'work_dirs/demo/classification/epoch_8.pth'  # written by tools/run_demo.py
 num_classes = 3
 width = 64
 model = dict(
@@ -54,11 +54,11 @@ test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
 test_evaluator = val_evaluator
 
-max_epochs = 12
-optim_wrapper = dict(optimizer=dict(lr=1e-3))
+max_epochs = 8
+optim_wrapper = dict(optimizer=dict(lr=2e-4))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=60),
-    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[10], gamma=0.1),
+    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[7], gamma=0.1),
 ]
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 default_hooks = dict(

@@ -116,3 +116,9 @@ def test_get_layer_depth():
     assert model.get_layer_depth('backbone.stages.3.blocks.2.gamma', 'backbone.') == (18, 20)
     assert model.get_layer_depth('backbone.norm3.weight', 'backbone.') == (19, 20)
     assert model.get_layer_depth('head.fc.weight', 'backbone.') == (19, 20)
+
+
+def test_dense_outputs_are_contiguous_nchw():
+    # mmcv's CPU RoIAlign reads raw NCHW memory: channels-last strides gave garbage RoI features
+    model = MSMLP('nano', out_indices=(0, 1, 2, 3), gap_before_final_norm=False)
+    assert all(out.is_contiguous() for out in model(torch.randn(1, 3, 64, 64)))

@@ -1,13 +1,20 @@
-"""Loading of the compiled extension ``vmlp_mm._ext`` and the fallback to reference ops."""
+"""Loading of the compiled extension ``vmlp_mm._ext`` and the fallback to reference ops.
+
+``VMLP_MM_DISABLE_EXT=1`` runs every op's reference even where the extension is built (to compare
+or time a reference-op build of a model).
+"""
 import functools
+import os
 import warnings
 
-try:
-    from vmlp_mm import _ext
-    _EXT_ERROR = None
-except ImportError as exc:  # not built: ops fall back to their references
-    _ext = None
-    _EXT_ERROR = exc
+if os.environ.get('VMLP_MM_DISABLE_EXT', '0') == '1':
+    _ext, _EXT_ERROR = None, 'disabled by VMLP_MM_DISABLE_EXT=1'
+else:
+    try:
+        from vmlp_mm import _ext
+        _EXT_ERROR = None
+    except ImportError as exc:  # not built: ops fall back to their references
+        _ext, _EXT_ERROR = None, exc
 
 
 def has_ext() -> bool:

@@ -1,0 +1,15 @@
+# The two README commands. Both set up (or re-check) the environment through tools/install.sh.
+VENV ?= $(or $(VMLP_VENV),$(CURDIR)/.venv)
+PYTHON := $(VENV)/bin/python
+export VMLP_VENV := $(VENV)
+
+.PHONY: install demo test
+
+install:
+	bash tools/install.sh
+
+demo: install
+	$(PYTHON) tools/run_demo.py
+
+test: install
+	$(PYTHON) -m pytest tests

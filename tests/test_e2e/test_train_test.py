@@ -1,0 +1,115 @@
+"""End-to-end: the tools train each task a few iterations on the demo data and evaluate."""
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+
+CLS_CONFIG = 'configs/demo/msmlp-nano_demo-digits.py'
+SEG_CONFIG = 'configs/demo/upernet_msmlp-nano_demo-shapes-ade.py'
+DET_CONFIG = 'configs/demo/mask-rcnn_msmlp-nano_fpn_demo-shapes-coco.py'
+
+# a few iterations on a slice of each set
+CLS_SHORT = ['train_cfg.max_epochs=2', 'train_cfg.val_interval=1',
+             'train_dataloader.dataset.indices=64', 'val_dataloader.dataset.indices=32',
+             'default_hooks.checkpoint.interval=1']
+SEG_SHORT = ['train_cfg.max_iters=4', 'train_cfg.val_interval=4',
+             'default_hooks.checkpoint.interval=2', 'train_dataloader.batch_size=2',
+             'train_dataloader.dataset.indices=8', 'val_dataloader.dataset.indices=4']
+DET_SHORT = ['train_cfg.max_epochs=1', 'train_dataloader.batch_size=2',
+             'train_dataloader.dataset.indices=6', 'val_dataloader.dataset.indices=4']
+
+
+def run_tool(repo_root, *args, env=None):
+    result = subprocess.run([sys.executable, *args], cwd=repo_root, capture_output=True,
+                            text=True, env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def last_checkpoint(work_dir):
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        return f.read().strip()
+
+
+@pytest.fixture(scope='module')
+def cls_checkpoint(repo_root, demo_data, tmp_path_factory):
+    work_dir = str(tmp_path_factory.mktemp('cls'))
+    run_tool(repo_root, 'tools/train.py', CLS_CONFIG, '--work-dir', work_dir,
+             '--cfg-options', *CLS_SHORT)
+    return last_checkpoint(work_dir)
+
+
+def test_classification_trains_and_evaluates(repo_root, cls_checkpoint, tmp_path):
+    metrics_file = tmp_path / 'metrics.json'
+    run_tool(repo_root, 'tools/test.py', CLS_CONFIG, cls_checkpoint, '--work-dir', str(tmp_path),
+             '--out-metrics', str(metrics_file), '--cfg-options',
+             'test_dataloader.dataset.indices=32')
+    assert 0 <= json.loads(metrics_file.read_text())['accuracy/top1'] <= 100
+
+
+def test_segmentation_from_classification_checkpoint(repo_root, cls_checkpoint, tmp_path):
+    result = run_tool(repo_root, 'tools/train.py', SEG_CONFIG, '--work-dir', str(tmp_path),
+                      '--cfg-options', f'model.backbone.init_cfg.checkpoint={cls_checkpoint}',
+                      *SEG_SHORT)
+    log = result.stdout + result.stderr
+    assert f'load backbone. in model from: {cls_checkpoint}' in log
+    assert 'mIoU' in log
+    # the backbone weights really come from the classifier (stem is not updated much in 4 iters)
+    classifier = torch.load(cls_checkpoint, map_location='cpu')['state_dict']
+    segmentor = torch.load(last_checkpoint(str(tmp_path)), map_location='cpu')['state_dict']
+    assert torch.allclose(classifier['backbone.patch_embed.proj.weight'],
+                          segmentor['backbone.patch_embed.proj.weight'], atol=1e-2)
+
+
+def test_detection_trains_and_evaluates(repo_root, cls_checkpoint, tmp_path):
+    result = run_tool(repo_root, 'tools/train.py', DET_CONFIG, '--work-dir', str(tmp_path),
+                      '--cfg-options', f'model.backbone.init_cfg.checkpoint={cls_checkpoint}',
+                      *DET_SHORT)
+    assert 'coco/bbox_mAP' in result.stdout + result.stderr
+    metrics_file = tmp_path / 'metrics.json'
+    run_tool(repo_root, 'tools/test.py', DET_CONFIG, last_checkpoint(str(tmp_path)),
+             '--work-dir', str(tmp_path / 'test'), '--out-metrics', str(metrics_file),
+             '--cfg-options', 'test_dataloader.dataset.indices=4')
+    assert {'coco/bbox_mAP', 'coco/segm_mAP'} <= set(json.loads(metrics_file.read_text()))
+
+
+def test_missing_pretrained_checkpoint_is_an_error(repo_root, demo_data, tmp_path):
+    result = subprocess.run(
+        [sys.executable, 'tools/train.py', SEG_CONFIG, '--work-dir', str(tmp_path),
+         '--cfg-options', 'model.backbone.init_cfg.checkpoint=does/not/exist.pth', *SEG_SHORT],
+        cwd=repo_root, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert 'does/not/exist.pth' in result.stderr
+
+
+def test_resume_continues_from_last_checkpoint(repo_root, demo_data, tmp_path):
+    work_dir = str(tmp_path)
+    run_tool(repo_root, 'tools/train.py', SEG_CONFIG, '--work-dir', work_dir, '--cfg-options',
+             'model.backbone.init_cfg=None', *SEG_SHORT, 'train_cfg.max_iters=2')
+    assert last_checkpoint(work_dir).endswith('iter_2.pth')
+    result = run_tool(repo_root, 'tools/train.py', SEG_CONFIG, '--work-dir', work_dir, '--resume',
+                      '--cfg-options', 'model.backbone.init_cfg=None', *SEG_SHORT)
+    log = result.stdout + result.stderr
+    assert 'resumed epoch: 0, iter: 2' in log
+    assert 'Iter(train) [4/4]' in log and 'Iter(train) [1/4]' not in log
+    assert last_checkpoint(work_dir).endswith('iter_4.pth')
+
+
+def test_dist_train_two_cpu_processes(repo_root, cls_checkpoint, tmp_path):
+    env = dict(os.environ, PORT=str(29500 + os.getpid() % 1000), PYTHON=sys.executable)
+    result = subprocess.run(
+        ['bash', 'tools/dist_train.sh', CLS_CONFIG, '2', '--work-dir', str(tmp_path),
+         '--cfg-options', *CLS_SHORT, 'train_cfg.max_epochs=1', 'train_dataloader.num_workers=0',
+         'val_dataloader.num_workers=0'],
+        cwd=repo_root, capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    log = result.stdout + result.stderr
+    assert 'distributed 2 CPU processes over gloo' in log
+    checkpoint = torch.load(last_checkpoint(str(tmp_path)), map_location='cpu')
+    from vmlp_mm.converters.cli import build_classifier
+    model = build_classifier(os.path.join(repo_root, CLS_CONFIG), 10)
+    model.load_state_dict(checkpoint['state_dict'], strict=True)

@@ -1,0 +1,27 @@
+"""Launch helpers shared by tools/train.py and tools/test.py."""
+import os
+
+import torch
+import torch.distributed as dist
+from mmengine.config import Config
+from mmengine.logging import print_log
+
+
+def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
+    """Let ``--launcher pytorch`` run on CPU-only machines (gloo), e.g. for tests.
+
+    mmengine 0.10.7 always calls ``torch.cuda.set_device`` before creating the process group and
+    wraps models in DDP with CUDA ``device_ids``; on CPU both fail. Creating the gloo group here
+    makes the Runner skip its own set-up, and ``device_ids=None`` is DDP's CPU form. On GPU
+    machines nothing changes.
+    """
+    if launcher != 'pytorch' or torch.cuda.is_available() or dist.is_initialized():
+        return
+    dist.init_process_group('gloo', rank=int(os.environ['RANK']),
+                            world_size=int(os.environ['WORLD_SIZE']))
+    wrapper = dict(cfg.get('model_wrapper_cfg') or {})
+    wrapper.setdefault('type', 'MMDistributedDataParallel')
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+    print_log(f'no GPU: distributed {dist.get_world_size()} CPU processes over gloo',
+              logger='current')
