@@ -103,7 +103,7 @@ def test_dist_train_two_cpu_processes(repo_root, cls_checkpoint, tmp_path):
     env = dict(os.environ, PORT=str(29500 + os.getpid() % 1000), PYTHON=sys.executable)
     result = subprocess.run(
         ['bash', 'tools/dist_train.sh', CLS_CONFIG, '2', '--work-dir', str(tmp_path),
-         '--cfg-options', *CLS_SHORT, 'train_cfg.max_epochs=1', 'train_dataloader.num_workers=0',
+         '--cfg-options', *CLS_SHORT, 'train_dataloader.num_workers=0',
          'val_dataloader.num_workers=0'],
         cwd=repo_root, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
