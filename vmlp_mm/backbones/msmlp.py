@@ -73,39 +73,21 @@ class MSMLP(VisionMLPBackbone):
         **kwargs: the :class:`VisionMLPBackbone` arguments (in_channels, out_indices,
             frozen_stages, norm_eval, with_cp, drop_path_rate, gap_before_final_norm, init_cfg).
     """
+    # shared by every arch: 5 channel groups, shifts -2..2, kernel sizes per stage and group
+    _mixing = {
+        'shifts': [-2, -1, 0, 1, 2],
+        'kernel_sizes': [[1, 1, 3, 5, 7], [1, 3, 3, 5, 7], [1, 5, 5, 5, 7], [1, 7, 7, 7, 7]],
+        'mlp_ratio': 4.,
+        'patch_size': 4,
+    }
     arch_zoo = {
-        **dict.fromkeys(['t', 'tiny'], {
-            'channels': [96, 192, 384, 768],
-            'depths': [3, 3, 9, 3],
-            'shifts': [-2, -1, 0, 1, 2],
-            'kernel_sizes': [[1, 1, 3, 5, 7], [1, 3, 3, 5, 7], [1, 5, 5, 5, 7], [1, 7, 7, 7, 7]],
-            'mlp_ratio': 4.,
-            'patch_size': 4,
-        }),
-        **dict.fromkeys(['s', 'small'], {
-            'channels': [96, 192, 384, 768],
-            'depths': [3, 3, 27, 3],
-            'shifts': [-2, -1, 0, 1, 2],
-            'kernel_sizes': [[1, 1, 3, 5, 7], [1, 3, 3, 5, 7], [1, 5, 5, 5, 7], [1, 7, 7, 7, 7]],
-            'mlp_ratio': 4.,
-            'patch_size': 4,
-        }),
-        **dict.fromkeys(['b', 'base'], {
-            'channels': [128, 256, 512, 1024],
-            'depths': [3, 3, 27, 3],
-            'shifts': [-2, -1, 0, 1, 2],
-            'kernel_sizes': [[1, 1, 3, 5, 7], [1, 3, 3, 5, 7], [1, 5, 5, 5, 7], [1, 7, 7, 7, 7]],
-            'mlp_ratio': 4.,
-            'patch_size': 4,
-        }),
-        'nano': {
-            'channels': [32, 64, 128, 256],
-            'depths': [1, 1, 2, 1],
-            'shifts': [-2, -1, 0, 1, 2],
-            'kernel_sizes': [[1, 1, 3, 5, 7], [1, 3, 3, 5, 7], [1, 5, 5, 5, 7], [1, 7, 7, 7, 7]],
-            'mlp_ratio': 4.,
-            'patch_size': 4,
-        },
+        **dict.fromkeys(['t', 'tiny'], {'channels': [96, 192, 384, 768], 'depths': [3, 3, 9, 3],
+                                        **_mixing}),
+        **dict.fromkeys(['s', 'small'], {'channels': [96, 192, 384, 768], 'depths': [3, 3, 27, 3],
+                                         **_mixing}),
+        **dict.fromkeys(['b', 'base'], {'channels': [128, 256, 512, 1024], 'depths': [3, 3, 27, 3],
+                                        **_mixing}),
+        'nano': {'channels': [32, 64, 128, 256], 'depths': [1, 1, 2, 1], **_mixing},
     }
 
     def __init__(self, arch='tiny', **kwargs):
