@@ -3,8 +3,9 @@
     python tools/analysis/benchmark_ops.py [--device cpu|cuda] [--batch 32] [--repeats 5]
 
 shift_mix: MS-MLP-T's four stage shapes at 224 input (C = 96/192/384/768 at 56/28/14/7,
-kernel sizes of the official YAML), three ways: the fused op, the pure-PyTorch reference
-(packed weights) and the official chunk / roll / conv / cat sequence. Prints medians in ms for
+kernel sizes of the official YAML), three ways: the fused op on channels-last maps (the memory
+format the MSMLP backbone keeps), the pure-PyTorch reference (packed weights) and the official
+chunk / roll / conv / cat sequence on NCHW maps (as the official model). Prints medians in ms for
 forward and forward+backward and the speed-up of the fused op.
 """
 import argparse
@@ -53,14 +54,17 @@ def bench_shift_mix(args):
     for stage, (channels, size) in enumerate(zip(arch['channels'], [56, 28, 14, 7])):
         torch.manual_seed(0)
         mixer = ShiftMix(channels, arch['shifts'], arch['kernel_sizes'][stage]).to(args.device)
-        x = torch.randn(args.batch, channels, size, size, device=args.device, requires_grad=True)
-        variants = {'fused': mixer, 'reference': lambda t: reference(mixer, t),
-                    'official': lambda t: official_sequence(mixer, t)}
+        x = torch.randn(args.batch, channels, size, size, device=args.device)
+        # each in the memory format its model keeps maps in: ours channels-last, official NCHW
+        x_cl = x.contiguous(memory_format=torch.channels_last).requires_grad_()
+        x.requires_grad_()
+        variants = {'fused': (mixer, x_cl), 'reference': (lambda t: reference(mixer, t), x),
+                    'official': (lambda t: official_sequence(mixer, t), x)}
         row = {'shape': f'{args.batch}x{channels}x{size}x{size}', 'k': arch['kernel_sizes'][stage]}
-        for name, fn in variants.items():
+        for name, (fn, inp) in variants.items():
             with torch.no_grad():
-                row[f'{name} fwd'] = median_ms(lambda: fn(x), args.repeats, args.device)
-            row[f'{name} fwd+bwd'] = median_ms(lambda: fn(x).sum().backward(), args.repeats,
+                row[f'{name} fwd'] = median_ms(lambda: fn(inp), args.repeats, args.device)
+            row[f'{name} fwd+bwd'] = median_ms(lambda: fn(inp).sum().backward(), args.repeats,
                                                args.device)
         rows.append(row)
     print(f'\nshift_mix on {args.device} ({torch.get_num_threads()} threads), median of '

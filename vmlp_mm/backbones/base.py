@@ -148,7 +148,9 @@ class VisionMLPBackbone(BaseModule):
         norm = getattr(self, f'norm{index}')
         if self.gap_before_final_norm:
             return norm(x.mean((2, 3)))
-        return norm(x)
+        # contiguous NCHW: downstream CPU kernels such as mmcv's RoIAlign read raw NCHW memory
+        # and silently give wrong results for channels-last strides
+        return norm(x).contiguous()
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """Returns the outputs of ``out_indices``: ``[N, C_i]`` vectors when

@@ -10,16 +10,15 @@ class LayerNorm2d(nn.LayerNorm):
     """LayerNorm over channels, for ``[N, C, H, W]`` maps as well as ``[N, C]`` vectors.
 
     One class for both keeps a backbone's output norms loadable whether it pools before the norm
-    (classification) or normalises full maps (dense prediction). Maps come back contiguous in
-    NCHW: downstream CPU kernels such as mmcv's RoIAlign read raw NCHW memory and silently give
-    wrong results for channels-last strides.
+    (classification) or normalises full maps (dense prediction). Maps keep the memory format
+    they come in (channels-last stays channels-last).
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 4:
             x = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias,
                              self.eps)
-            return x.permute(0, 3, 1, 2).contiguous()
+            return x.permute(0, 3, 1, 2)
         return super().forward(x)
 
 

@@ -110,13 +110,14 @@ class ShiftMix(nn.Module):
 def _register_fake_and_autograd():
     """Meta kernels and autograd for the compiled op (torch.compile, opcheck, training)."""
 
+    # the kernels work channels-last and return [B, C, H, W] tensors in that memory format
     @torch.library.register_fake('vmlp_mm::shift_mix')
     def _(x, weight_lr, bias_lr, weight_td, bias_td, shifts, kernel_sizes):
-        return torch.empty_like(x, memory_format=torch.contiguous_format)
+        return torch.empty_like(x, memory_format=torch.channels_last)
 
     @torch.library.register_fake('vmlp_mm::shift_mix_backward')
     def _(grad_out, x, weight_lr, weight_td, shifts, kernel_sizes):
-        return (torch.empty_like(x, memory_format=torch.contiguous_format),
+        return (torch.empty_like(x, memory_format=torch.channels_last),
                 torch.empty_like(weight_lr), torch.empty_like(weight_td))
 
     def setup_context(ctx, inputs, output):

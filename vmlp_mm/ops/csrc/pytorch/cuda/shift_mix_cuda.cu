@@ -1,6 +1,8 @@
-// CUDA kernels of the shift-mix op: one thread per output (forward) or input (backward) element
-// gathers its taps directly, so neither the rolled planes nor the padding are materialised; the
-// weight gradient reduces each (channel, tap, branch) over the batch and the map in one block.
+// CUDA kernels of the shift-mix op on channels-last maps (as the CPU kernels: the op returns
+// channels-last tensors on every device). One thread per output (forward) or input (backward)
+// element gathers its taps directly, so neither the rolled planes nor the padding are
+// materialised, and neighbouring threads read neighbouring channels (coalesced). The weight
+// gradient reduces each (channel, tap, branch) over the batch and the map in one block.
 #include <ATen/OpMathType.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -26,8 +28,8 @@ __global__ void shift_mix_forward_kernel(const scalar_t* __restrict__ x,
   using acc_t = at::opmath_type<scalar_t>;
   for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < n;
        idx += static_cast<int64_t>(blockDim.x) * gridDim.x) {
-    const int64_t w = idx % W, h = (idx / W) % H, c = (idx / (W * H)) % C;
-    const scalar_t* plane = x + (idx / (W * H)) * H * W;
+    const int64_t c = idx % C, w = (idx / C) % W, h = (idx / (C * W)) % H;
+    const scalar_t* image = x + (idx / (C * W * H)) * H * W * C + c;  // [H][W] at stride C
     const int g = groups.group_of(c);
     const int k = groups.kernel[g], p = k / 2, s = groups.shift[g];
     const scalar_t* wlr = weight_lr + groups.weight_offset_of(c, g);
@@ -41,8 +43,8 @@ __global__ void shift_mix_forward_kernel(const scalar_t* __restrict__ x,
         const int64_t ww = w + j - p;
         if (ww < 0 || ww >= W) continue;
         acc += static_cast<acc_t>(wlr[i * k + j]) *
-               static_cast<acc_t>(plane[hh * W + cyclic_index(ww - s, W)]);
-        acc += static_cast<acc_t>(wtd[i * k + j]) * static_cast<acc_t>(plane[td_row + ww]);
+               static_cast<acc_t>(image[(hh * W + cyclic_index(ww - s, W)) * C]);
+        acc += static_cast<acc_t>(wtd[i * k + j]) * static_cast<acc_t>(image[(td_row + ww) * C]);
       }
     }
     out[idx] = static_cast<scalar_t>(acc);
@@ -58,8 +60,8 @@ __global__ void shift_mix_grad_input_kernel(const scalar_t* __restrict__ grad_ou
   using acc_t = at::opmath_type<scalar_t>;
   for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < n;
        idx += static_cast<int64_t>(blockDim.x) * gridDim.x) {
-    const int64_t w = idx % W, h = (idx / W) % H, c = (idx / (W * H)) % C;
-    const scalar_t* gplane = grad_out + (idx / (W * H)) * H * W;
+    const int64_t c = idx % C, w = (idx / C) % W, h = (idx / (C * W)) % H;
+    const scalar_t* gimage = grad_out + (idx / (C * W * H)) * H * W * C + c;
     const int g = groups.group_of(c);
     const int k = groups.kernel[g], p = k / 2, s = groups.shift[g];
     const scalar_t* wlr = weight_lr + groups.weight_offset_of(c, g);
@@ -71,10 +73,10 @@ __global__ void shift_mix_grad_input_kernel(const scalar_t* __restrict__ grad_ou
       for (int j = 0; j < k; ++j) {
         const int64_t lr_h = h - i + p, lr_w = w_rolled - j + p;
         if (lr_h >= 0 && lr_h < H && lr_w >= 0 && lr_w < W)
-          acc += static_cast<acc_t>(wlr[i * k + j]) * static_cast<acc_t>(gplane[lr_h * W + lr_w]);
+          acc += static_cast<acc_t>(wlr[i * k + j]) * static_cast<acc_t>(gimage[(lr_h * W + lr_w) * C]);
         const int64_t td_h = h_rolled - i + p, td_w = w - j + p;
         if (td_h >= 0 && td_h < H && td_w >= 0 && td_w < W)
-          acc += static_cast<acc_t>(wtd[i * k + j]) * static_cast<acc_t>(gplane[td_h * W + td_w]);
+          acc += static_cast<acc_t>(wtd[i * k + j]) * static_cast<acc_t>(gimage[(td_h * W + td_w) * C]);
       }
     }
     grad_x[idx] = static_cast<scalar_t>(acc);
@@ -102,9 +104,8 @@ __global__ void shift_mix_grad_weight_kernel(const scalar_t* __restrict__ grad_o
     const int64_t b = e / hw, h = (e / W) % H, w = e % W;
     const int64_t hh = h + i - p, ww = w + j - p;
     if (hh < 0 || hh >= H || ww < 0 || ww >= W) continue;
-    const int64_t plane = (b * C + c) * hw;
     const int64_t src = along_w ? hh * W + cyclic_index(ww - s, W) : cyclic_index(hh - s, H) * W + ww;
-    acc += static_cast<acc_t>(grad_out[plane + h * W + w]) * static_cast<acc_t>(x[plane + src]);
+    acc += static_cast<acc_t>(grad_out[e * C + c]) * static_cast<acc_t>(x[(b * hw + src) * C + c]);
   }
   __shared__ acc_t partial[kThreads];
   partial[threadIdx.x] = acc;
@@ -134,10 +135,10 @@ at::Tensor shift_mix_forward_cuda(const at::Tensor& x, const at::Tensor& weight_
   TORCH_CHECK(bias_lr.numel() == C && bias_td.numel() == C, "shift_mix: biases need ", C,
               " values, got ", bias_lr.numel(), " and ", bias_td.numel());
   const c10::cuda::CUDAGuard guard(x.device());
-  const at::Tensor input = x.contiguous();
+  const at::Tensor input = x.contiguous(at::MemoryFormat::ChannelsLast);
   const at::Tensor wlr = weight_lr.contiguous(), wtd = weight_td.contiguous();
   const at::Tensor blr = bias_lr.contiguous(), btd = bias_td.contiguous();
-  at::Tensor out = at::empty_like(input, at::MemoryFormat::Contiguous);
+  at::Tensor out = at::empty_like(input, at::MemoryFormat::ChannelsLast);
   const int64_t n = out.numel();
   if (n == 0) return out;
   const int blocks = static_cast<int>(std::min<int64_t>(blocks_for(n), 65535 * 8));
@@ -160,9 +161,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> shift_mix_backward_cuda(
   TORCH_CHECK(grad_out.sizes() == x.sizes(), "shift_mix_backward: grad_out must have x's shape");
   const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   const c10::cuda::CUDAGuard guard(x.device());
-  const at::Tensor input = x.contiguous(), gout = grad_out.contiguous();
+  const at::Tensor input = x.contiguous(at::MemoryFormat::ChannelsLast);
+  const at::Tensor gout = grad_out.contiguous(at::MemoryFormat::ChannelsLast);
   const at::Tensor wlr = weight_lr.contiguous(), wtd = weight_td.contiguous();
-  at::Tensor grad_x = at::empty_like(input, at::MemoryFormat::Contiguous);
+  at::Tensor grad_x = at::empty_like(input, at::MemoryFormat::ChannelsLast);
   at::Tensor grad_wlr = at::zeros_like(wlr), grad_wtd = at::zeros_like(wtd);
   const int64_t n = input.numel();
   if (n == 0) return {grad_x, grad_wlr, grad_wtd};
