@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .ext_loader import has_ext, warn_reference_used
+from .ext_loader import has_op, warn_reference_used
 
 
 def chunk_sizes(channels: int, num_groups: int) -> List[int]:
@@ -63,7 +63,7 @@ def shift_mix(x: torch.Tensor, weight_lr: torch.Tensor, bias_lr: torch.Tensor,
         shifts: cyclic shift of each channel group (torch.roll's sign convention).
         kernel_sizes: odd depthwise kernel size of each channel group.
     """
-    if has_ext():
+    if _KERNEL_AVAILABLE:
         return torch.ops.vmlp_mm.shift_mix(x, weight_lr, bias_lr, weight_td, bias_td,
                                           list(shifts), list(kernel_sizes))
     warn_reference_used('shift_mix')
@@ -135,5 +135,6 @@ def _register_fake_and_autograd():
     torch.library.register_autograd('vmlp_mm::shift_mix', backward, setup_context=setup_context)
 
 
-if has_ext():
+_KERNEL_AVAILABLE = has_op('shift_mix')
+if _KERNEL_AVAILABLE:
     _register_fake_and_autograd()
