@@ -7,6 +7,7 @@ these tests, otherwise they skip.
 import importlib.util
 import os
 import os.path as osp
+import sys
 
 import pytest
 import torch
@@ -20,10 +21,12 @@ def load_official_module(relpath):
     path = osp.join(OFFICIAL_SRC, relpath)
     if not OFFICIAL_SRC or not osp.isfile(path):
         pytest.skip(f'official source {relpath} not found (set VMLP_OFFICIAL_SRC)')
-    spec = importlib.util.spec_from_file_location(osp.splitext(osp.basename(path))[0], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    name = 'official_' + osp.splitext(osp.basename(path))[0]
+    if name not in sys.modules:  # timm's register_model looks the module up there
+        spec = importlib.util.spec_from_file_location(name, path)
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
 
 
 def build_vmlp_classifier(model_name, arch, num_classes=1000):
@@ -54,6 +57,42 @@ def test_msmlp_logits_equal_official(arch):
     assert found_arch == arch
     ours = build_vmlp_classifier('msmlp', arch).eval()
     check_state_dict(state_dict, ours)
+    ours.load_state_dict(state_dict, strict=True)
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        expected = official(x)
+        got = ours(x, mode='tensor')
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+
+
+ACTIVEMLP_FUNCTIONS = {'xtiny': 'ActivexTiny', 'tiny': 'ActiveTiny', 'small': 'ActiveSmall',
+                       'base': 'ActiveBase', 'large': 'ActiveLarge'}
+
+
+@pytest.mark.parametrize('arch', list(ACTIVEMLP_FUNCTIONS))
+def test_activemlp_logits_equal_official(arch, monkeypatch):
+    import types
+    pytest.importorskip('torchvision.ops')
+    # the official file imports a printing helper from its training utils (heavy imports)
+    monkeypatch.setitem(sys.modules, 'utils',
+                        types.SimpleNamespace(dict_to_string=lambda *args, **kwargs: ''))
+    # ... and a timm 0.x module path that timm 1.x moved
+    import timm.layers
+    monkeypatch.setitem(sys.modules, 'timm.models.layers.helpers',
+                        types.SimpleNamespace(to_2tuple=timm.layers.to_2tuple))
+    official_module = load_official_module('ActiveMLP/models/activemlp.py')
+    torch.manual_seed(0)
+    official = getattr(official_module, ACTIVEMLP_FUNCTIONS[arch])().eval()
+    with torch.no_grad():
+        for p in official.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
+        # offsets of several pixels, so that the sampling is really exercised
+        for name, p in official.named_parameters():
+            if 'offset_layer.1' in name:
+                p.mul_(50)
+    state_dict, found_arch = CONVERTERS['activemlp'].convert(official.state_dict())
+    assert found_arch == arch
+    ours = build_vmlp_classifier('activemlp', arch).eval()
     ours.load_state_dict(state_dict, strict=True)
     x = torch.randn(2, 3, 224, 224)
     with torch.no_grad():

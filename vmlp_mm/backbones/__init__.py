@@ -1,4 +1,5 @@
+from .activemlp import ActiveMLP
 from .base import VisionMLPBackbone, VisionMLPStage
 from .msmlp import MSMLP
 
-__all__ = ['VisionMLPBackbone', 'VisionMLPStage', 'MSMLP']
+__all__ = ['VisionMLPBackbone', 'VisionMLPStage', 'ActiveMLP', 'MSMLP']

@@ -1,9 +1,9 @@
 """Official checkpoint -> vmlp_mm converters (one module per model, thin scripts in tools/)."""
-from . import msmlp
+from . import activemlp, msmlp
 from .base import (CheckpointMismatchError, check_state_dict, load_official_state_dict,
                    rename_keys)
 
-CONVERTERS = {'msmlp': msmlp}
+CONVERTERS = {'activemlp': activemlp, 'msmlp': msmlp}
 
 __all__ = ['CONVERTERS', 'CheckpointMismatchError', 'check_state_dict',
            'load_official_state_dict', 'rename_keys']

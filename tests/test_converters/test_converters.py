@@ -18,18 +18,31 @@ def state_dict_from_manifest(path):
     return {key: torch.randn(shape, generator=gen) for key, shape in entries}
 
 
-@pytest.mark.parametrize('arch', ['tiny', 'small', 'base'])
-def test_manifest_converts_and_loads_strictly(official_keys_dir, arch):
-    official = state_dict_from_manifest(osp.join(official_keys_dir, f'msmlp_{arch}.json'))
-    converted, found = CONVERTERS['msmlp'].convert(official)
+MANIFESTS = [  # model, manifest variant, our arch name, official key of our stage 1 downsampler
+    ('msmlp', 'tiny', 'tiny', 'layers.0.downsample.proj.weight'),
+    ('msmlp', 'small', 'small', 'layers.0.downsample.proj.weight'),
+    ('msmlp', 'base', 'base', 'layers.0.downsample.proj.weight'),
+    ('activemlp', 'xT', 'xtiny', 'blocks.0.1.downsample.proj.weight'),
+    ('activemlp', 'T', 'tiny', 'blocks.0.1.downsample.proj.weight'),
+    ('activemlp', 'S', 'small', 'blocks.0.2.downsample.proj.weight'),
+    ('activemlp', 'B', 'base', 'blocks.0.2.downsample.proj.weight'),
+    ('activemlp', 'L', 'large', 'blocks.0.2.downsample.proj.weight'),
+]
+
+
+@pytest.mark.parametrize('model_name,variant,arch,downsample_key', MANIFESTS)
+def test_manifest_converts_and_loads_strictly(official_keys_dir, model_name, variant, arch,
+                                              downsample_key):
+    official = state_dict_from_manifest(osp.join(official_keys_dir, f'{model_name}_{variant}.json'))
+    converted, found = CONVERTERS[model_name].convert(official)
     assert found == arch
     assert len(converted) == len(official)
-    model = build_classifier(classification_config('msmlp', arch), 1000)
+    model = build_classifier(classification_config(model_name, arch), 1000)
     check_state_dict(converted, model)
     model.load_state_dict(converted, strict=True)
     # the official downsampler closing stage 0 opens our stage 1
     torch.testing.assert_close(model.backbone.stages[1].downsample.proj.weight,
-                               official['layers.0.downsample.proj.weight'])
+                               official[downsample_key])
     torch.testing.assert_close(model.backbone.norm3.weight, official['norm.weight'])
 
 
@@ -65,3 +78,16 @@ def test_unknown_variant_is_an_error():
                 'layers.0.blocks.0.gamma': torch.zeros(64)}
     with pytest.raises(CheckpointMismatchError, match='no MS-MLP arch'):
         CONVERTERS['msmlp'].convert(official)
+    with pytest.raises(CheckpointMismatchError, match='not an ActiveMLP checkpoint'):
+        CONVERTERS['activemlp'].convert(official)
+
+
+def test_activemlp_ema_checkpoint_keys_are_stripped(official_keys_dir, tmp_path, repo_root):
+    official = state_dict_from_manifest(osp.join(official_keys_dir, 'activemlp_xT.json'))
+    src = tmp_path / 'official.pth'
+    # the official trainer saves {'model': ..., 'model_ema': ...}; DDP adds 'module.'
+    torch.save({'model': {'module.' + k: v for k, v in official.items()}}, src)
+    dst = tmp_path / 'converted.pth'
+    subprocess.run([sys.executable, 'tools/model_converters/activemlp_to_vmlp.py', str(src),
+                    str(dst)], cwd=repo_root, check=True, capture_output=True)
+    assert torch.load(dst, weights_only=True)['meta']['arch'] == 'xtiny'
