@@ -2,6 +2,7 @@
 VENV ?= $(or $(VMLP_VENV),$(CURDIR)/.venv)
 PYTHON := $(VENV)/bin/python
 export VMLP_VENV := $(VENV)
+MODEL ?= msmlp
 
 .PHONY: install demo test
 
@@ -9,7 +10,7 @@ install:
 	bash tools/install.sh
 
 demo: install
-	$(PYTHON) tools/run_demo.py
+	$(PYTHON) tools/run_demo.py --model $(MODEL)
 
 test: install
 	$(PYTHON) -m pytest tests

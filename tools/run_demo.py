@@ -1,6 +1,6 @@
-"""The CPU demo: pretrain MS-MLP-nano on real digits, finetune UperNet and Mask R-CNN from it.
+"""The CPU demo: pretrain a nano backbone on real digits, finetune UperNet and Mask R-CNN from it.
 
-    python tools/run_demo.py [--work-dir work_dirs/demo]
+    python tools/run_demo.py [--model msmlp|activemlp] [--work-dir work_dirs/demo]
 
 Makes the demo data (tools/make_demo_data.py), trains configs/demo/* one after another with
 tools/train.py -- the segmentation and detection backbones initialised from the classification
@@ -16,11 +16,12 @@ import sys
 import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+MODELS = ('msmlp', 'activemlp')
 STAGES = [
-    # task, config, metrics to report
-    ('classification', 'configs/demo/msmlp-nano_demo-digits.py', ['accuracy/top1']),
-    ('segmentation', 'configs/demo/upernet_msmlp-nano_demo-shapes-ade.py', ['mIoU', 'aAcc']),
-    ('detection', 'configs/demo/mask-rcnn_msmlp-nano_fpn_demo-shapes-coco.py',
+    # task, config (for a model), metrics to report
+    ('classification', 'configs/demo/{}-nano_demo-digits.py', ['accuracy/top1']),
+    ('segmentation', 'configs/demo/upernet_{}-nano_demo-shapes-ade.py', ['mIoU', 'aAcc']),
+    ('detection', 'configs/demo/mask-rcnn_{}-nano_fpn_demo-shapes-coco.py',
      ['coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP', 'coco/segm_mAP_50']),
 ]
 
@@ -56,17 +57,21 @@ def evaluate_untrained(config, out_file):
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--work-dir', default='work_dirs/demo')
+    parser.add_argument('--model', choices=MODELS, default='msmlp', help='backbone to demo')
+    parser.add_argument('--work-dir', default='work_dirs/demo',
+                        help='logs and checkpoints go to <work-dir>/<model>/<task>')
     parser.add_argument('--untrained', nargs=2, metavar=('CONFIG', 'OUT'), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.untrained:
         return evaluate_untrained(*args.untrained)
 
-    work_root = osp.abspath(osp.join(ROOT, args.work_dir))
+    work_root = osp.abspath(osp.join(ROOT, args.work_dir, args.model))
     os.makedirs(work_root, exist_ok=True)
     run(['tools/make_demo_data.py'], osp.join(work_root, 'make_demo_data.log'))
+    print(f'[demo] {args.model}: logs and checkpoints in {work_root}', flush=True)
     rows, cls_checkpoint = [], None
     for task, config, keys in STAGES:
+        config = config.format(args.model)
         start = time.time()
         work_dir = osp.join(work_root, task)
         print(f'[demo] {task}: training {config} ...', flush=True)

@@ -5,7 +5,7 @@
 _base_ = '../detection/msmlp/mask-rcnn_msmlp-tiny_fpn_1x_coco.py'
 
 data_root = 'data/demo/shapes_coco/'
-checkpoint_file = 'work_dirs/demo/classification/epoch_8.pth'  # written by tools/run_demo.py
+checkpoint_file = 'work_dirs/demo/msmlp/classification/epoch_8.pth'  # written by tools/run_demo.py
 num_classes = 3
 width = 64
 model = dict(

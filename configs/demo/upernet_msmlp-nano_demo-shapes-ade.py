@@ -5,7 +5,7 @@
 _base_ = '../segmentation/msmlp/upernet_msmlp-tiny_8xb2-160k_ade20k-512x512.py'
 
 data_root = 'data/demo/shapes_ade'
-checkpoint_file = 'work_dirs/demo/classification/epoch_8.pth'  # written by tools/run_demo.py
+checkpoint_file = 'work_dirs/demo/msmlp/classification/epoch_8.pth'  # written by tools/run_demo.py
 norm_cfg = dict(type='BN', requires_grad=True)
 num_classes = 4  # background, square, circle, triangle
 model = dict(

@@ -8,9 +8,10 @@ import sys
 import pytest
 import torch
 
-CLS_CONFIG = 'configs/demo/msmlp-nano_demo-digits.py'
-SEG_CONFIG = 'configs/demo/upernet_msmlp-nano_demo-shapes-ade.py'
-DET_CONFIG = 'configs/demo/mask-rcnn_msmlp-nano_fpn_demo-shapes-coco.py'
+MODELS = ['msmlp', 'activemlp']
+CLS_CONFIG = 'configs/demo/{}-nano_demo-digits.py'
+SEG_CONFIG = 'configs/demo/upernet_{}-nano_demo-shapes-ade.py'
+DET_CONFIG = 'configs/demo/mask-rcnn_{}-nano_fpn_demo-shapes-coco.py'
 
 # a few iterations on a slice of each set
 CLS_SHORT = ['train_cfg.max_epochs=2', 'train_cfg.val_interval=1',
@@ -35,24 +36,31 @@ def last_checkpoint(work_dir):
         return f.read().strip()
 
 
+@pytest.fixture(scope='module', params=MODELS)
+def model(request):
+    return request.param
+
+
 @pytest.fixture(scope='module')
-def cls_checkpoint(repo_root, demo_data, tmp_path_factory):
-    work_dir = str(tmp_path_factory.mktemp('cls'))
-    run_tool(repo_root, 'tools/train.py', CLS_CONFIG, '--work-dir', work_dir,
+def cls_checkpoint(repo_root, demo_data, tmp_path_factory, model):
+    work_dir = str(tmp_path_factory.mktemp(f'cls_{model}'))
+    run_tool(repo_root, 'tools/train.py', CLS_CONFIG.format(model), '--work-dir', work_dir,
              '--cfg-options', *CLS_SHORT)
     return last_checkpoint(work_dir)
 
 
-def test_classification_trains_and_evaluates(repo_root, cls_checkpoint, tmp_path):
+def test_classification_trains_and_evaluates(repo_root, model, cls_checkpoint, tmp_path):
     metrics_file = tmp_path / 'metrics.json'
-    run_tool(repo_root, 'tools/test.py', CLS_CONFIG, cls_checkpoint, '--work-dir', str(tmp_path),
+    run_tool(repo_root, 'tools/test.py', CLS_CONFIG.format(model), cls_checkpoint, '--work-dir',
+             str(tmp_path),
              '--out-metrics', str(metrics_file), '--cfg-options',
              'test_dataloader.dataset.indices=32')
     assert 0 <= json.loads(metrics_file.read_text())['accuracy/top1'] <= 100
 
 
-def test_segmentation_from_classification_checkpoint(repo_root, cls_checkpoint, tmp_path):
-    result = run_tool(repo_root, 'tools/train.py', SEG_CONFIG, '--work-dir', str(tmp_path),
+def test_segmentation_from_classification_checkpoint(repo_root, model, cls_checkpoint, tmp_path):
+    result = run_tool(repo_root, 'tools/train.py', SEG_CONFIG.format(model), '--work-dir',
+                      str(tmp_path),
                       '--cfg-options', f'model.backbone.init_cfg.checkpoint={cls_checkpoint}',
                       *SEG_SHORT)
     log = result.stdout + result.stderr
@@ -65,13 +73,14 @@ def test_segmentation_from_classification_checkpoint(repo_root, cls_checkpoint, 
                           segmentor['backbone.patch_embed.proj.weight'], atol=1e-2)
 
 
-def test_detection_trains_and_evaluates(repo_root, cls_checkpoint, tmp_path):
-    result = run_tool(repo_root, 'tools/train.py', DET_CONFIG, '--work-dir', str(tmp_path),
+def test_detection_trains_and_evaluates(repo_root, model, cls_checkpoint, tmp_path):
+    result = run_tool(repo_root, 'tools/train.py', DET_CONFIG.format(model), '--work-dir',
+                      str(tmp_path),
                       '--cfg-options', f'model.backbone.init_cfg.checkpoint={cls_checkpoint}',
                       *DET_SHORT)
     assert 'coco/bbox_mAP' in result.stdout + result.stderr
     metrics_file = tmp_path / 'metrics.json'
-    run_tool(repo_root, 'tools/test.py', DET_CONFIG, last_checkpoint(str(tmp_path)),
+    run_tool(repo_root, 'tools/test.py', DET_CONFIG.format(model), last_checkpoint(str(tmp_path)),
              '--work-dir', str(tmp_path / 'test'), '--out-metrics', str(metrics_file),
              '--cfg-options', 'test_dataloader.dataset.indices=4')
     assert {'coco/bbox_mAP', 'coco/segm_mAP'} <= set(json.loads(metrics_file.read_text()))
@@ -79,7 +88,7 @@ def test_detection_trains_and_evaluates(repo_root, cls_checkpoint, tmp_path):
 
 def test_missing_pretrained_checkpoint_is_an_error(repo_root, demo_data, tmp_path):
     result = subprocess.run(
-        [sys.executable, 'tools/train.py', SEG_CONFIG, '--work-dir', str(tmp_path),
+        [sys.executable, 'tools/train.py', SEG_CONFIG.format('msmlp'), '--work-dir', str(tmp_path),
          '--cfg-options', 'model.backbone.init_cfg.checkpoint=does/not/exist.pth', *SEG_SHORT],
         cwd=repo_root, capture_output=True, text=True)
     assert result.returncode != 0
@@ -88,10 +97,12 @@ def test_missing_pretrained_checkpoint_is_an_error(repo_root, demo_data, tmp_pat
 
 def test_resume_continues_from_last_checkpoint(repo_root, demo_data, tmp_path):
     work_dir = str(tmp_path)
-    run_tool(repo_root, 'tools/train.py', SEG_CONFIG, '--work-dir', work_dir, '--cfg-options',
+    run_tool(repo_root, 'tools/train.py', SEG_CONFIG.format('msmlp'), '--work-dir', work_dir,
+             '--cfg-options',
              'model.backbone.init_cfg=None', *SEG_SHORT, 'train_cfg.max_iters=2')
     assert last_checkpoint(work_dir).endswith('iter_2.pth')
-    result = run_tool(repo_root, 'tools/train.py', SEG_CONFIG, '--work-dir', work_dir, '--resume',
+    result = run_tool(repo_root, 'tools/train.py', SEG_CONFIG.format('msmlp'), '--work-dir', work_dir,
+                      '--resume',
                       '--cfg-options', 'model.backbone.init_cfg=None', *SEG_SHORT)
     log = result.stdout + result.stderr
     assert 'resumed epoch: 0, iter: 2' in log
@@ -99,10 +110,10 @@ def test_resume_continues_from_last_checkpoint(repo_root, demo_data, tmp_path):
     assert last_checkpoint(work_dir).endswith('iter_4.pth')
 
 
-def test_dist_train_two_cpu_processes(repo_root, cls_checkpoint, tmp_path):
+def test_dist_train_two_cpu_processes(repo_root, demo_data, tmp_path):
     env = dict(os.environ, PORT=str(29500 + os.getpid() % 1000), PYTHON=sys.executable)
     result = subprocess.run(
-        ['bash', 'tools/dist_train.sh', CLS_CONFIG, '2', '--work-dir', str(tmp_path),
+        ['bash', 'tools/dist_train.sh', CLS_CONFIG.format('msmlp'), '2', '--work-dir', str(tmp_path),
          '--cfg-options', *CLS_SHORT, 'train_dataloader.num_workers=0',
          'val_dataloader.num_workers=0'],
         cwd=repo_root, capture_output=True, text=True, env=env)
@@ -111,5 +122,5 @@ def test_dist_train_two_cpu_processes(repo_root, cls_checkpoint, tmp_path):
     assert 'distributed 2 CPU processes over gloo' in log
     checkpoint = torch.load(last_checkpoint(str(tmp_path)), map_location='cpu')
     from vmlp_mm.converters.cli import build_classifier
-    model = build_classifier(os.path.join(repo_root, CLS_CONFIG), 10)
-    model.load_state_dict(checkpoint['state_dict'], strict=True)
+    classifier = build_classifier(os.path.join(repo_root, CLS_CONFIG.format('msmlp')), 10)
+    classifier.load_state_dict(checkpoint['state_dict'], strict=True)

@@ -1,21 +1,38 @@
 """Time the fused vmlp_mm ops against their references and the official formulations.
 
     python tools/analysis/benchmark_ops.py [--device cpu|cuda] [--batch 32] [--repeats 5]
+        [--only shift_mix offset_sample backbones]
 
 shift_mix: MS-MLP-T's four stage shapes at 224 input (C = 96/192/384/768 at 56/28/14/7,
 kernel sizes of the official YAML), three ways: the fused op on channels-last maps (the memory
 format the MSMLP backbone keeps), the pure-PyTorch reference (packed weights) and the official
 chunk / roll / conv / cat sequence on NCHW maps (as the official model). Prints medians in ms for
 forward and forward+backward and the speed-up of the fused op.
+
+offset_sample: ActiveMLP-T's four stage shapes at 224 input (batch --batch) and at a detection
+size (800x1216, batch 2), one ATM branch each -- sampling along W plus the 1x1 projection -- three
+ways: the op + ``F.linear`` on channels-last maps, the pure-PyTorch reference + ``F.linear``, and
+the official route (``torchvision.ops.deform_conv2d`` with a zero-filled 2-D offset tensor). The
+op's sampling and projection are also timed alone: the projection is a GEMM that already runs at
+the BLAS library's speed, which is why the op leaves it outside.
+
+backbones: MSMLP-T and ActiveMLP-T forward (batch 8, 224) with the kernels and with every op's
+reference (a reference-op build of the same model).
 """
+import contextlib
+import importlib
+import warnings
 import argparse
 import statistics
 import time
 
 import torch
 
-from vmlp_mm.backbones import MSMLP
-from vmlp_mm.ops import ShiftMix, has_ext, pack_depthwise, shift_mix_reference
+import torch.nn.functional as F
+
+from vmlp_mm.backbones import MSMLP, ActiveMLP
+from vmlp_mm.ops import (ShiftMix, has_ext, offset_sample, offset_sample_reference,
+                         pack_depthwise, shift_mix_reference)
 
 
 def official_sequence(mixer: ShiftMix, x: torch.Tensor) -> torch.Tensor:
@@ -78,14 +95,101 @@ def bench_shift_mix(args):
                   f'| {ref / fused:.2f}x | {off / fused:.2f}x |')
 
 
+def deform_conv2d_route(x_nchw, offset_full, weight, bias):
+    """The official ATMOp along W: deform_conv2d, 1x1 kernel, dy slots zero."""
+    from torchvision.ops import deform_conv2d
+    B, C, H, W = x_nchw.shape
+    offset_2d = torch.zeros(B, 2 * C, H, W, dtype=x_nchw.dtype, device=x_nchw.device)
+    offset_2d[:, 1::2] += offset_full
+    return deform_conv2d(x_nchw, offset_2d, weight, bias)
+
+
+def bench_offset_sample(args):
+    arch = ActiveMLP.arch_zoo['tiny']
+    cases = [(args.batch, c, s, s, share) for c, s, share in
+             zip(arch['channels'], [56, 28, 14, 7], arch['share_dims'])]
+    cases += [(2, c, 200 // 2**i, 304 // 2**i, share) for i, (c, share) in
+              enumerate(zip(arch['channels'], arch['share_dims']))]
+    print(f'\noffset_sample (+ 1x1 projection) along W on {args.device}, median of '
+          f'{args.repeats}, ms')
+    print('| shape (B, C, H, W), S | pass | op + linear | sampling alone | linear alone '
+          '| reference + linear | deform_conv2d route | route/op |')
+    print('|---|---|---|---|---|---|---|---|')
+    for B, C, H, W, S in cases:
+        torch.manual_seed(0)
+        dev = args.device
+        x = torch.randn(B, H, W, C, device=dev, requires_grad=True)
+        offset = (torch.randn(B, H, W, C // S, device=dev) * 3).requires_grad_()
+        weight = (torch.randn(C, C, 1, 1, device=dev) * 0.02).requires_grad_()
+        bias = torch.zeros(C, device=dev, requires_grad=True)
+        x_nchw = x.detach().permute(0, 3, 1, 2).contiguous().requires_grad_()
+        offset_full = offset.detach().repeat_interleave(S, -1).permute(0, 3, 1, 2).contiguous()
+        sampled = offset_sample(x, offset, 2).detach().requires_grad_()
+        variants = {
+            'op': lambda: F.linear(offset_sample(x, offset, 2), weight.flatten(1), bias),
+            'sample': lambda: offset_sample(x, offset, 2),
+            'linear': lambda: F.linear(sampled, weight.flatten(1), bias),
+            'reference': lambda: F.linear(offset_sample_reference(x, offset, 2),
+                                          weight.flatten(1), bias),
+            'route': lambda: deform_conv2d_route(x_nchw, offset_full.requires_grad_(), weight,
+                                                 bias),
+        }
+        times = {}
+        for name, fn in variants.items():
+            with torch.no_grad():
+                times[name, 'fwd'] = median_ms(fn, args.repeats, dev)
+            times[name, 'fwd+bwd'] = median_ms(lambda: fn().sum().backward(), args.repeats, dev)
+        for mode in ('fwd', 'fwd+bwd'):
+            t = {name: times[name, mode] for name in variants}
+            print(f'| {B}x{C}x{H}x{W}, {S} | {mode} | {t["op"]:.2f} | {t["sample"]:.2f} '
+                  f'| {t["linear"]:.2f} | {t["reference"]:.2f} | {t["route"]:.2f} '
+                  f'| {t["route"] / t["op"]:.2f}x |')
+
+
+@contextlib.contextmanager
+def reference_ops():
+    """Run every vmlp_mm op through its pure-PyTorch reference (a reference-op build)."""
+    modules = [importlib.import_module(f'vmlp_mm.ops.{name}')
+               for name in ('shift_mix', 'offset_sample')]
+    saved = [module._KERNEL_AVAILABLE for module in modules]
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        for module in modules:
+            module._KERNEL_AVAILABLE = False
+        try:
+            yield
+        finally:
+            for module, flag in zip(modules, saved):
+                module._KERNEL_AVAILABLE = flag
+
+
+def bench_backbones(args):
+    print(f'\nbackbone forward, batch 8, 224x224, {args.device}, median of {args.repeats}, ms')
+    print('| backbone | kernels | reference ops | reference/kernels |')
+    print('|---|---|---|---|')
+    x = torch.randn(8, 3, 224, 224, device=args.device)
+    for cls in (MSMLP, ActiveMLP):
+        model = cls('tiny').to(args.device).eval()
+        with torch.no_grad():
+            fused = median_ms(lambda: model(x), args.repeats, args.device)
+            with reference_ops():
+                ref = median_ms(lambda: model(x), args.repeats, args.device)
+        print(f'| {cls.__name__}-T | {fused:.0f} | {ref:.0f} | {ref / fused:.2f}x |')
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--batch', type=int, default=32)
     parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--only', nargs='+', default=['shift_mix', 'offset_sample', 'backbones'],
+                        choices=['shift_mix', 'offset_sample', 'backbones'])
     args = parser.parse_args()
-    bench_shift_mix(args)
+    benches = {'shift_mix': bench_shift_mix, 'offset_sample': bench_offset_sample,
+               'backbones': bench_backbones}
+    for name in args.only:
+        benches[name](args)
 
 
 if __name__ == '__main__':
