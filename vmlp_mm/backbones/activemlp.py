@@ -7,6 +7,7 @@ from typing import Optional
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.utils.checkpoint as cp
 from mmcv.cnn.bricks import DropPath
 from mmengine.model.weight_init import trunc_normal_
 
@@ -136,7 +137,7 @@ class ActiveStage(VisionMLPStage):
                 offsets = block.offset_layer(x.permute(0, 2, 3, 1))
             x = x.permute(0, 2, 3, 1)  # channels-last views: no copies
             if self.with_cp and x.requires_grad:
-                x = torch.utils.checkpoint.checkpoint(block, x, offsets, use_reentrant=False)
+                x = cp.checkpoint(block, x, offsets, use_reentrant=False)
             else:
                 x = block(x, offsets)
             x = x.permute(0, 3, 1, 2)
