@@ -1,5 +1,4 @@
 import pytest
-import torch
 
 from vmlp_mm.backbones import MSMLP
 

@@ -1,5 +1,6 @@
 """Launch helpers shared by tools/train.py and tools/test.py."""
 import os
+import os.path as osp
 
 import torch
 import torch.distributed as dist
@@ -25,3 +26,16 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
     cfg.model_wrapper_cfg = wrapper
     print_log(f'no GPU: distributed {dist.get_world_size()} CPU processes over gloo',
               logger='current')
+
+
+def load_config(path: str, cfg_options: dict, launcher: str, work_dir: str = None) -> Config:
+    """The config of a train/test run: ``--cfg-options`` merged, the launcher (with the CPU
+    distributed set-up) and the work dir (default ``./work_dirs/<config name>``) set."""
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    cfg.launcher = launcher
+    setup_cpu_distributed(cfg, launcher)
+    cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join(
+        './work_dirs', osp.splitext(osp.basename(path))[0])
+    return cfg
