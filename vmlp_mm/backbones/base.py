@@ -91,7 +91,7 @@ class VisionMLPBackbone(BaseModule):
         self.with_cp = with_cp
         self.gap_before_final_norm = gap_before_final_norm
         total = sum(self.depths)
-        rates = torch.linspace(0, drop_path_rate, total).tolist() if total > 1 else [0.] * total
+        rates = torch.linspace(0, drop_path_rate, total).tolist()
         starts = [sum(self.depths[:i]) for i in range(self.num_stages)]
         # drop path rate of every block, per stage
         self.drop_path_rates = [rates[s:s + d] for s, d in zip(starts, self.depths)]
