@@ -7,7 +7,7 @@ import os.path as osp
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
-from vmlp_mm.utils.launch import load_config
+from vmlp_mm.utils.launch import destroy_distributed, load_config
 
 
 def parse_args():
@@ -32,7 +32,10 @@ def main():
         raise FileNotFoundError(f'no checkpoint at {args.checkpoint}')
     cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
     cfg.load_from = args.checkpoint
-    metrics = Runner.from_cfg(cfg).test()
+    try:
+        metrics = Runner.from_cfg(cfg).test()
+    finally:
+        destroy_distributed()
     if args.out_metrics:
         with open(args.out_metrics, 'w') as f:
             json.dump({k: float(v) for k, v in metrics.items()}, f, indent=1)

@@ -10,7 +10,7 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from vmlp_mm.utils.launch import load_config
+from vmlp_mm.utils.launch import destroy_distributed, load_config
 
 
 def parse_args():
@@ -61,7 +61,10 @@ def build_config(args) -> Config:
 def main():
     args = parse_args()
     runner = Runner.from_cfg(build_config(args))
-    runner.train()
+    try:
+        runner.train()
+    finally:
+        destroy_distributed()
 
 
 if __name__ == '__main__':

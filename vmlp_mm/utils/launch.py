@@ -39,3 +39,14 @@ def load_config(path: str, cfg_options: dict, launcher: str, work_dir: str = Non
     cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs', osp.splitext(osp.basename(path))[0])
     return cfg
+
+
+def destroy_distributed() -> None:
+    """Tear the process group down before the interpreter exits.
+
+    Left to interpreter shutdown, gloo's worker threads can still be alive when their C++ objects
+    are destroyed, and the process aborts ('terminate called without an active exception') after
+    a run that finished, failing the whole torchrun job. NCCL asks for the same clean-up.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
