@@ -29,9 +29,10 @@ def load_official_module(relpath):
     return sys.modules[name]
 
 
-def build_vmlp_classifier(model_name, arch, num_classes=1000):
+def build_vmlp_classifier(model_name, arch, num_classes=1000, backbone_overrides=None):
     from vmlp_mm.converters.cli import build_classifier, classification_config
-    return build_classifier(classification_config(model_name, arch), num_classes)
+    return build_classifier(classification_config(model_name, arch), num_classes,
+                            backbone_overrides)
 
 
 MSMLP_YAML = {
@@ -99,3 +100,52 @@ def test_activemlp_logits_equal_official(arch, monkeypatch):
         expected = official(x)
         got = ours(x, mode='tensor')
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+
+
+REPMLP_FUNCTIONS = {'t224': 'create_RepMLPNet_T224', 'b224': 'create_RepMLPNet_B224',
+                    't256': 'create_RepMLPNet_T256', 'b256': 'create_RepMLPNet_B256',
+                    'd256': 'create_RepMLPNet_D256', 'l256': 'create_RepMLPNet_L256'}
+
+
+def randomize_batchnorms(model, seed=0):
+    """Non-trivial BN statistics and affines, so that a mis-mapped or mis-fused BN shows up."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                c = module.num_features
+                module.running_mean.copy_(torch.randn(c, generator=gen) * 0.1)
+                module.running_var.copy_(torch.rand(c, generator=gen) + 0.5)
+                module.weight.copy_(1 + torch.randn(c, generator=gen) * 0.1)
+                module.bias.copy_(torch.randn(c, generator=gen) * 0.1)
+
+
+@pytest.mark.parametrize('arch', list(REPMLP_FUNCTIONS))
+def test_repmlp_logits_equal_official(arch):
+    """Training-time and (official locality injection vs ours) deploy-time logits at the
+    pretraining size. Only there: with several partitions per map the official inverse reshape
+    (``partition_affine``) assigns windows to the wrong channels, see
+    ``test_repmlpnet.py::test_windows_are_independent``."""
+    official_module = load_official_module('RepMLP/repmlpnet.py')
+    torch.manual_seed(0)
+    official = getattr(official_module, REPMLP_FUNCTIONS[arch])().eval()
+    randomize_batchnorms(official)
+    state_dict, found_arch = CONVERTERS['repmlp'].convert(official.state_dict())
+    assert found_arch == arch
+    ours = build_vmlp_classifier('repmlp', arch).eval()
+    ours.load_state_dict(state_dict, strict=True)
+    size = int(arch[1:])
+    x = torch.randn(2, 3, size, size)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x, mode='tensor'), official(x), rtol=1e-4, atol=1e-4)
+        # the official deploy weights convert into our deploy model ...
+        official.locality_injection()
+        deployed = CONVERTERS['repmlp'].convert(official.state_dict())[0]
+        ours_deploy = build_vmlp_classifier('repmlp', arch, backbone_overrides={'deploy': True})
+        ours_deploy.eval().load_state_dict(deployed, strict=True)
+        # ... and our re-parameterisation gives the same weights
+        ours.backbone.switch_to_deploy()
+        for key, value in ours.state_dict().items():
+            torch.testing.assert_close(value, deployed[key], rtol=1e-5, atol=1e-5, msg=key)
+        torch.testing.assert_close(ours_deploy(x, mode='tensor'), official(x), rtol=1e-4,
+                                   atol=1e-4)

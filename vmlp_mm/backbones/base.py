@@ -1,6 +1,6 @@
 """Behaviour shared by the vmlp_mm backbones: arch parsing, outputs, freezing, layer depth."""
 import copy
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -130,10 +130,14 @@ class VisionMLPBackbone(BaseModule):
             parsed.append(index % self.num_stages)
         return tuple(sorted(set(parsed)))
 
-    def _add_out_norms(self, eps: float = 1e-6) -> None:
-        """``norm{i}`` for every output (LayerNorm over channels)."""
+    def _add_out_norms(self, eps: float = 1e-6,
+                       norm_layer: Optional[Callable[[int], nn.Module]] = None) -> None:
+        """``norm{i}`` for every output: ``norm_layer(channels)``, by default a LayerNorm over
+        channels with ``eps``."""
         for i in self.out_indices:
-            self.add_module(f'norm{i}', LayerNorm2d(self.channels[i], eps=eps))
+            norm = norm_layer(self.channels[i]) if norm_layer else LayerNorm2d(self.channels[i],
+                                                                               eps=eps)
+            self.add_module(f'norm{i}', norm)
 
     # -- forward ---------------------------------------------------------------------------------
     def _check_input(self, x: torch.Tensor) -> None:

@@ -1,9 +1,9 @@
 """Official checkpoint -> vmlp_mm converters (one module per model, thin scripts in tools/)."""
-from . import activemlp, msmlp
+from . import activemlp, msmlp, repmlp
 from .base import (CheckpointMismatchError, check_state_dict, load_official_state_dict,
                    rename_keys)
 
-CONVERTERS = {'activemlp': activemlp, 'msmlp': msmlp}
+CONVERTERS = {'activemlp': activemlp, 'msmlp': msmlp, 'repmlp': repmlp}
 
 __all__ = ['CONVERTERS', 'CheckpointMismatchError', 'check_state_dict',
            'load_official_state_dict', 'rename_keys']

@@ -3,6 +3,7 @@ import argparse
 import glob
 import os
 import os.path as osp
+from typing import Optional
 
 import torch
 
@@ -22,29 +23,42 @@ def classification_config(model: str, arch: str) -> str:
     return matches[0]
 
 
-def build_classifier(config: str, num_classes: int) -> torch.nn.Module:
+def build_classifier(config: str, num_classes: int,
+                     backbone_overrides: Optional[dict] = None) -> torch.nn.Module:
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from mmpretrain.registry import MODELS
     cfg = Config.fromfile(config)
     init_default_scope('mmpretrain')
     cfg.model.head.num_classes = num_classes
+    cfg.model.backbone.update(backbone_overrides or {})
     return MODELS.build(cfg.model)
 
 
-def convert_file(model: str, src: str, dst: str, trust: bool = False, verify: bool = True) -> str:
-    """Convert ``src`` to an mmpretrain checkpoint at ``dst``; returns the arch name."""
+def backbone_overrides(model: str, official: dict) -> dict:
+    """Backbone settings an official checkpoint needs beyond the classification config's
+    (e.g. ``deploy=True`` for re-parameterised RepMLPNet weights)."""
+    converter = CONVERTERS[model]
+    return converter.backbone_overrides(official) if hasattr(converter,
+                                                             'backbone_overrides') else {}
+
+
+def convert_file(model: str, src: str, dst: str, trust: bool = False,
+                 verify: bool = True) -> dict:
+    """Convert ``src`` to an mmpretrain checkpoint at ``dst``; returns its ``meta``."""
     official = load_official_state_dict(src, trust=trust)
     state_dict, arch = CONVERTERS[model].convert(official)
+    overrides = backbone_overrides(model, official)
     config = classification_config(model, arch)
     if verify:
         num_classes = state_dict['head.fc.weight'].shape[0]
-        check_state_dict(state_dict, build_classifier(config, num_classes))
+        check_state_dict(state_dict, build_classifier(config, num_classes, overrides))
     os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
     meta = dict(source=osp.abspath(src), converter=f'{model}_to_vmlp', arch=arch,
-                config=osp.relpath(config, ROOT), vmlp_mm_version=__version__)
+                config=osp.relpath(config, ROOT), backbone_overrides=overrides,
+                vmlp_mm_version=__version__)
     torch.save({'state_dict': state_dict, 'meta': meta}, dst)
-    return arch
+    return meta
 
 
 def main(model: str) -> None:
@@ -59,6 +73,7 @@ def main(model: str) -> None:
     args = parser.parse_args()
     if osp.abspath(args.src) == osp.abspath(args.dst):
         parser.error('DST must differ from SRC (the source is never overwritten)')
-    arch = convert_file(model, args.src, args.dst, trust=args.trust, verify=not args.no_verify)
-    print(f'{model} {arch}: {args.src} -> {args.dst} '
-          f'(loads into {osp.relpath(classification_config(model, arch), ROOT)})')
+    meta = convert_file(model, args.src, args.dst, trust=args.trust, verify=not args.no_verify)
+    options = ''.join(f' model.backbone.{k}={v}' for k, v in meta['backbone_overrides'].items())
+    print(f'{model} {meta["arch"]}: {args.src} -> {args.dst} (loads into {meta["config"]}'
+          + (f' with --cfg-options{options})' if options else ')'))
