@@ -7,6 +7,7 @@ import os.path as osp
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
+from vmlp_mm.utils.checkpoint import check_checkpoint_fits
 from vmlp_mm.utils.launch import destroy_distributed, load_config
 
 
@@ -33,7 +34,9 @@ def main():
     cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
     cfg.load_from = args.checkpoint
     try:
-        metrics = Runner.from_cfg(cfg).test()
+        runner = Runner.from_cfg(cfg)
+        check_checkpoint_fits(runner.model, args.checkpoint)
+        metrics = runner.test()
     finally:
         destroy_distributed()
     if args.out_metrics:

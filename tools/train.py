@@ -10,6 +10,7 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+from vmlp_mm.utils.checkpoint import check_checkpoint_fits
 from vmlp_mm.utils.launch import destroy_distributed, load_config
 
 
@@ -60,8 +61,11 @@ def build_config(args) -> Config:
 
 def main():
     args = parse_args()
-    runner = Runner.from_cfg(build_config(args))
+    cfg = build_config(args)
     try:
+        runner = Runner.from_cfg(cfg)
+        if cfg.get('load_from'):
+            check_checkpoint_fits(runner.model, cfg.load_from)
         runner.train()
     finally:
         destroy_distributed()

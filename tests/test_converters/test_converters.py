@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from vmlp_mm.converters import CONVERTERS, CheckpointMismatchError, check_state_dict
-from vmlp_mm.converters.cli import build_classifier, classification_config
+from vmlp_mm.converters.cli import backbone_overrides, build_classifier, classification_config
 
 
 def state_dict_from_manifest(path):
@@ -18,32 +18,44 @@ def state_dict_from_manifest(path):
     return {key: torch.randn(shape, generator=gen) for key, shape in entries}
 
 
-MANIFESTS = [  # model, manifest variant, our arch name, official key of our stage 1 downsampler
-    ('msmlp', 'tiny', 'tiny', 'layers.0.downsample.proj.weight'),
-    ('msmlp', 'small', 'small', 'layers.0.downsample.proj.weight'),
-    ('msmlp', 'base', 'base', 'layers.0.downsample.proj.weight'),
-    ('activemlp', 'xT', 'xtiny', 'blocks.0.1.downsample.proj.weight'),
-    ('activemlp', 'T', 'tiny', 'blocks.0.1.downsample.proj.weight'),
-    ('activemlp', 'S', 'small', 'blocks.0.2.downsample.proj.weight'),
-    ('activemlp', 'B', 'base', 'blocks.0.2.downsample.proj.weight'),
-    ('activemlp', 'L', 'large', 'blocks.0.2.downsample.proj.weight'),
+MANIFESTS = [  # model, manifest variant, our arch name, official keys of our stage-1 downsampler
+    # and of our norm3
+    ('msmlp', 'tiny', 'tiny', 'layers.0.downsample.proj.weight', 'norm.weight'),
+    ('msmlp', 'small', 'small', 'layers.0.downsample.proj.weight', 'norm.weight'),
+    ('msmlp', 'base', 'base', 'layers.0.downsample.proj.weight', 'norm.weight'),
+    ('activemlp', 'xT', 'xtiny', 'blocks.0.1.downsample.proj.weight', 'norm.weight'),
+    ('activemlp', 'T', 'tiny', 'blocks.0.1.downsample.proj.weight', 'norm.weight'),
+    ('activemlp', 'S', 'small', 'blocks.0.2.downsample.proj.weight', 'norm.weight'),
+    ('activemlp', 'B', 'base', 'blocks.0.2.downsample.proj.weight', 'norm.weight'),
+    ('activemlp', 'L', 'large', 'blocks.0.2.downsample.proj.weight', 'norm.weight'),
+    *[('repmlp', f'repmlpnet_{variant}', variant.lower(), 'embeds.0.conv.weight',
+       'head_norm.weight') for variant in ('T224', 'B224', 'T256', 'B256', 'D256', 'L256')],
+    # re-parameterised (deploy) weights load into deploy=True models
+    ('repmlp', 'repmlpnet_B224_deploy', 'b224', 'embeds.0.conv.weight', 'head_norm.weight'),
 ]
 
 
-@pytest.mark.parametrize('model_name,variant,arch,downsample_key', MANIFESTS)
+def manifest_path(official_keys_dir, model_name, variant):
+    name = variant if variant.startswith(model_name) else f'{model_name}_{variant}'
+    return osp.join(official_keys_dir, f'{name}.json')
+
+
+@pytest.mark.parametrize('model_name,variant,arch,downsample_key,final_norm_key', MANIFESTS)
 def test_manifest_converts_and_loads_strictly(official_keys_dir, model_name, variant, arch,
-                                              downsample_key):
-    official = state_dict_from_manifest(osp.join(official_keys_dir, f'{model_name}_{variant}.json'))
+                                              downsample_key, final_norm_key):
+    official = state_dict_from_manifest(manifest_path(official_keys_dir, model_name, variant))
     converted, found = CONVERTERS[model_name].convert(official)
     assert found == arch
     assert len(converted) == len(official)
-    model = build_classifier(classification_config(model_name, arch), 1000)
+    model = build_classifier(classification_config(model_name, arch), 1000,
+                             backbone_overrides(model_name, official))
     check_state_dict(converted, model)
     model.load_state_dict(converted, strict=True)
     # the official downsampler closing stage 0 opens our stage 1
-    torch.testing.assert_close(model.backbone.stages[1].downsample.proj.weight,
-                               official[downsample_key])
-    torch.testing.assert_close(model.backbone.norm3.weight, official['norm.weight'])
+    ours = {k: v for k, v in model.state_dict().items()
+            if k.startswith('backbone.stages.1.downsample.') and k.endswith('.weight')}
+    assert any(torch.equal(v, official[downsample_key]) for v in ours.values())
+    torch.testing.assert_close(model.backbone.norm3.weight, official[final_norm_key])
 
 
 def test_cli_roundtrip_and_wrapped_checkpoint(official_keys_dir, tmp_path, repo_root):
@@ -91,3 +103,15 @@ def test_activemlp_ema_checkpoint_keys_are_stripped(official_keys_dir, tmp_path,
     subprocess.run([sys.executable, 'tools/model_converters/activemlp_to_vmlp.py', str(src),
                     str(dst)], cwd=repo_root, check=True, capture_output=True)
     assert torch.load(dst, weights_only=True)['meta']['arch'] == 'xtiny'
+
+
+def test_repmlp_deploy_checkpoint_cli(official_keys_dir, tmp_path, repo_root):
+    official = state_dict_from_manifest(osp.join(official_keys_dir,
+                                                 'repmlpnet_B224_deploy.json'))
+    src, dst = tmp_path / 'RepMLPNet-B224-deploy.pth', tmp_path / 'converted.pth'
+    torch.save(official, src)  # the official convert.py saves a raw state dict
+    result = subprocess.run([sys.executable, 'tools/model_converters/repmlp_to_vmlp.py', str(src),
+                             str(dst)], cwd=repo_root, check=True, capture_output=True, text=True)
+    assert 'with --cfg-options model.backbone.deploy=True' in result.stdout
+    meta = torch.load(dst, weights_only=True)['meta']
+    assert meta['arch'] == 'b224' and meta['backbone_overrides'] == {'deploy': True}

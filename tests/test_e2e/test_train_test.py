@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-MODELS = ['msmlp', 'activemlp']
+MODELS = ['msmlp', 'activemlp', 'repmlp']
 CLS_CONFIG = 'configs/demo/{}-nano_demo-digits.py'
 SEG_CONFIG = 'configs/demo/upernet_{}-nano_demo-shapes-ade.py'
 DET_CONFIG = 'configs/demo/mask-rcnn_{}-nano_fpn_demo-shapes-coco.py'
@@ -84,6 +84,41 @@ def test_detection_trains_and_evaluates(repo_root, model, cls_checkpoint, tmp_pa
              '--work-dir', str(tmp_path / 'test'), '--out-metrics', str(metrics_file),
              '--cfg-options', 'test_dataloader.dataset.indices=4')
     assert {'coco/bbox_mAP', 'coco/segm_mAP'} <= set(json.loads(metrics_file.read_text()))
+
+
+def test_reparameterized_checkpoints_give_the_same_metrics(repo_root, cls_checkpoint, model,
+                                                           tmp_path):
+    """tools/model_converters/reparameterize.py on a classifier and on a UperNet checkpoint;
+    the deploy configs load them strictly and evaluate to the same metrics."""
+    if model != 'repmlp':
+        pytest.skip('only RepMLPNet is re-parameterisable')
+    seg_dir = str(tmp_path / 'seg')
+    run_tool(repo_root, 'tools/train.py', SEG_CONFIG.format(model), '--work-dir', seg_dir,
+             '--cfg-options', f'model.backbone.init_cfg.checkpoint={cls_checkpoint}',
+             *SEG_SHORT, 'train_cfg.max_iters=2', 'train_cfg.val_interval=2')
+    cases = [(CLS_CONFIG.format(model), cls_checkpoint, ['test_dataloader.dataset.indices=32']),
+             (SEG_CONFIG.format(model), last_checkpoint(seg_dir),
+              ['test_dataloader.dataset.indices=4', 'model.backbone.init_cfg=None'])]
+    deployed_checkpoints = []
+    for i, (config, checkpoint, options) in enumerate(cases):
+        deployed = str(tmp_path / f'deploy{i}.pth')
+        deployed_checkpoints.append(deployed)
+        result = run_tool(repo_root, 'tools/model_converters/reparameterize.py', config,
+                          checkpoint, deployed)
+        assert 'model.backbone.deploy=True' in result.stdout
+        metrics = []
+        for ckpt, extra in [(checkpoint, []), (deployed, ['model.backbone.deploy=True'])]:
+            out = tmp_path / f'metrics{i}{len(extra)}.json'
+            run_tool(repo_root, 'tools/test.py', config, ckpt, '--work-dir', str(tmp_path / 'w'),
+                     '--out-metrics', str(out), '--cfg-options', *options, *extra)
+            metrics.append(json.loads(out.read_text()))
+        assert metrics[0] == pytest.approx(metrics[1], abs=1e-3)
+    # a deploy checkpoint where the training-time model is expected is refused
+    result = subprocess.run([sys.executable, 'tools/test.py', cases[0][0],
+                             deployed_checkpoints[0], '--work-dir', str(tmp_path / 'w')],
+                            cwd=repo_root, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert 'fc3.bias' in result.stderr and 'set deploy=True' in result.stderr
 
 
 def test_missing_pretrained_checkpoint_is_an_error(repo_root, demo_data, tmp_path):

@@ -1,7 +1,7 @@
 """Time the fused vmlp_mm ops against their references and the official formulations.
 
     python tools/analysis/benchmark_ops.py [--device cpu|cuda] [--batch 32] [--repeats 5]
-        [--only shift_mix offset_sample backbones]
+        [--only shift_mix offset_sample backbones repmlp_deploy]
 
 shift_mix: MS-MLP-T's four stage shapes at 224 input (C = 96/192/384/768 at 56/28/14/7,
 kernel sizes of the official YAML), three ways: the fused op on channels-last maps (the memory
@@ -18,6 +18,10 @@ the BLAS library's speed, which is why the op leaves it outside.
 
 backbones: MSMLP-T and ActiveMLP-T forward (batch 8, 224) with the kernels and with every op's
 reference (a reference-op build of the same model).
+
+repmlp_deploy: RepMLPNet-T224 and -B224 forward (eval mode) in the training-time form (partition
+FC + BN + 1x1/3x3 conv branches) and after ``switch_to_deploy()`` (one FC with bias), at the
+pretraining size (batch --batch // 4) and at an ADE20K crop (512x512, batch 2).
 """
 import contextlib
 import importlib
@@ -30,7 +34,7 @@ import torch
 
 import torch.nn.functional as F
 
-from vmlp_mm.backbones import MSMLP, ActiveMLP
+from vmlp_mm.backbones import MSMLP, ActiveMLP, RepMLPNet
 from vmlp_mm.ops import (ShiftMix, has_ext, offset_sample, offset_sample_reference,
                          pack_depthwise, shift_mix_reference)
 
@@ -177,17 +181,35 @@ def bench_backbones(args):
         print(f'| {cls.__name__}-T | {fused:.0f} | {ref:.0f} | {ref / fused:.2f}x |')
 
 
+def bench_repmlp_deploy(args):
+    print(f'\nRepMLPNet forward, training-time vs deploy form, {args.device}, '
+          f'median of {args.repeats}, ms')
+    print('| model | input | training-time | deploy | speed-up |')
+    print('|---|---|---|---|---|')
+    batch = max(1, args.batch // 4)
+    for arch in ('t224', 'b224'):
+        model = RepMLPNet(arch, out_indices=(0, 1, 2, 3)).to(args.device).eval()
+        deploy = RepMLPNet(arch, out_indices=(0, 1, 2, 3)).to(args.device).eval()
+        deploy.switch_to_deploy()
+        for n, size in ((batch, 224), (2, 512)):
+            x = torch.randn(n, 3, size, size, device=args.device)
+            with torch.no_grad():
+                train_ms = median_ms(lambda: model(x), args.repeats, args.device)
+                deploy_ms = median_ms(lambda: deploy(x), args.repeats, args.device)
+            print(f'| RepMLPNet-{arch.upper()} | {n}x3x{size}x{size} | {train_ms:.0f} | '
+                  f'{deploy_ms:.0f} | {train_ms / deploy_ms:.2f}x |')
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--batch', type=int, default=32)
     parser.add_argument('--repeats', type=int, default=5)
-    parser.add_argument('--only', nargs='+', default=['shift_mix', 'offset_sample', 'backbones'],
-                        choices=['shift_mix', 'offset_sample', 'backbones'])
-    args = parser.parse_args()
     benches = {'shift_mix': bench_shift_mix, 'offset_sample': bench_offset_sample,
-               'backbones': bench_backbones}
+               'backbones': bench_backbones, 'repmlp_deploy': bench_repmlp_deploy}
+    parser.add_argument('--only', nargs='+', default=list(benches), choices=list(benches))
+    args = parser.parse_args()
     for name in args.only:
         benches[name](args)
 

@@ -1,13 +1,16 @@
 """Behaviour shared by the vmlp_mm backbones: arch parsing, outputs, freezing, layer depth."""
 import copy
+import re
 from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.utils.checkpoint as cp
+from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..converters.base import CheckpointMismatchError, state_dict_problems
 from .layers import LayerNorm2d
 
 
@@ -168,6 +171,53 @@ class VisionMLPBackbone(BaseModule):
             if i in self.out_indices:
                 outs.append(self._output(i, x))
         return tuple(outs)
+
+    # -- initialisation ----------------------------------------------------------------------------
+    def init_weights(self) -> None:
+        """mmengine's initialisation, except that ``init_cfg=dict(type='Pretrained', ...)`` loads
+        strictly.
+
+        mmengine loads pretrained weights with ``strict=False`` and only warns, so a checkpoint
+        of another arch or form leaves a partly random backbone that trains without complaint.
+        Here any missing or unexpected key or shape mismatch raises an error listing them. Only
+        the output norms ``norm{i}`` may be absent on either side: a classifier has just the
+        last one, and dense outputs add the others (initialised fresh, and logged).
+        """
+        cfg = self.init_cfg
+        if not (isinstance(cfg, dict) and cfg.get('type') == 'Pretrained'):
+            super().init_weights()
+            return
+        from mmengine.runner.checkpoint import _load_checkpoint
+        checkpoint, prefix = cfg['checkpoint'], cfg.get('prefix') or ''
+        if prefix and not prefix.endswith('.'):
+            prefix += '.'
+        print_log(f'load {prefix or "model"} in model from: {checkpoint}', logger='current')
+        loaded = _load_checkpoint(checkpoint, map_location=cfg.get('map_location', 'cpu'))
+        loaded = loaded.get('state_dict', loaded)
+        state_dict = {k[len(prefix):]: v for k, v in loaded.items() if k.startswith(prefix)}
+        if not state_dict:
+            raise CheckpointMismatchError(
+                f'{checkpoint} has no keys starting with {prefix!r} (init_cfg.prefix); its keys '
+                f'start with {sorted({k.split(".")[0] + "." for k in loaded})}')
+        is_out_norm = re.compile(r'norm\d+\.').match
+        expected = self.state_dict()
+        problems = state_dict_problems(
+            {k: v for k, v in state_dict.items() if not is_out_norm(k) or k in expected},
+            {k: v for k, v in expected.items() if not is_out_norm(k) or k in state_dict})
+        if problems:
+            raise CheckpointMismatchError(
+                f'{checkpoint} does not fit {type(self).__name__}(arch={self.arch_settings}): '
+                + '; '.join(problems) + self._pretrained_mismatch_hint(state_dict))
+        self.load_state_dict(state_dict, strict=False)
+        fresh = sorted({k.split('.')[0] for k in expected if k not in state_dict})
+        if fresh:
+            print_log(f'not in the checkpoint, initialised fresh: {", ".join(fresh)}',
+                      logger='current')
+        self._is_init = True
+
+    def _pretrained_mismatch_hint(self, state_dict: Dict[str, torch.Tensor]) -> str:
+        """A model-specific hint appended to a pretrained-checkpoint mismatch error."""
+        return ''
 
     # -- training behaviour ------------------------------------------------------------------------
     def _freeze_stages(self) -> None:

@@ -298,3 +298,13 @@ class RepMLPNet(VisionMLPBackbone):
             if isinstance(module, RepMLPBlock):
                 module.switch_to_deploy()
         self.deploy = True
+
+    def _pretrained_mismatch_hint(self, state_dict) -> str:
+        checkpoint_deploy = any(k.endswith('token_mixer.fc3.bias') for k in state_dict)
+        if checkpoint_deploy == self.deploy:
+            return ''
+        if checkpoint_deploy:
+            return ('. The checkpoint is re-parameterised (deploy form): set deploy=True in the '
+                    'backbone config, or finetune from a training-time checkpoint')
+        return ('. The checkpoint is training-time: set deploy=False, or convert it first with '
+                'tools/model_converters/reparameterize.py')

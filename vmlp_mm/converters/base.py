@@ -68,9 +68,10 @@ def rename_keys(state_dict: Dict[str, torch.Tensor], rules: Sequence[Rule],
     return converted
 
 
-def check_state_dict(state_dict: Dict[str, torch.Tensor], model: torch.nn.Module) -> None:
-    """Raise unless ``state_dict`` has exactly the keys and shapes of ``model``'s state dict."""
-    expected = model.state_dict()
+def state_dict_problems(state_dict: Dict[str, torch.Tensor],
+                        expected: Dict[str, torch.Tensor]) -> List[str]:
+    """What keeps ``state_dict`` from loading strictly where ``expected`` is the target's state
+    dict: missing and unexpected keys and shape mismatches, one string each (empty if none)."""
     missing = [k for k in expected if k not in state_dict]
     unexpected = [k for k in state_dict if k not in expected]
     mismatched = [f'{k}: {tuple(state_dict[k].shape)} vs {tuple(v.shape)}'
@@ -83,6 +84,12 @@ def check_state_dict(state_dict: Dict[str, torch.Tensor], model: torch.nn.Module
     if mismatched:
         problems.append(f'shape mismatch {len(mismatched)} (checkpoint vs model): '
                         f'{_preview(mismatched)}')
+    return problems
+
+
+def check_state_dict(state_dict: Dict[str, torch.Tensor], model: torch.nn.Module) -> None:
+    """Raise unless ``state_dict`` has exactly the keys and shapes of ``model``'s state dict."""
+    problems = state_dict_problems(state_dict, model.state_dict())
     if problems:
         raise CheckpointMismatchError('converted checkpoint does not fit the model: ' +
                                       '; '.join(problems))

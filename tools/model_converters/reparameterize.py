@@ -1,0 +1,99 @@
+"""Re-parameterise a trained checkpoint into its deploy form (structural re-parameterisation).
+
+    python tools/model_converters/reparameterize.py CONFIG CKPT OUT [--cfg-options ...]
+
+CONFIG is the training-time config of CKPT, of any task (a classifier, UperNet, Mask R-CNN ...).
+The model is built from it, CKPT loads strictly, every module with ``switch_to_deploy()`` (e.g.
+RepMLPNet's partition FCs absorbing their conv branches and BNs) is converted, the backbone's
+outputs before and after are compared on a random input, and OUT holds the deploy weights.
+They load strictly into the same config with ``model.backbone.deploy=True``:
+
+    python tools/test.py CONFIG OUT --cfg-options model.backbone.deploy=True
+"""
+import argparse
+import os.path as osp
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.registry import MODELS, init_default_scope
+from mmengine.runner import load_checkpoint
+
+from vmlp_mm.converters import check_state_dict
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config', help='training-time config of the checkpoint')
+    parser.add_argument('checkpoint', help='trained checkpoint (tools/train.py or a converter)')
+    parser.add_argument('out', help='where the deploy checkpoint goes')
+    parser.add_argument('--force', action='store_true', help='overwrite OUT if it exists')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, as for tools/train.py')
+    return parser.parse_args()
+
+
+def build_model(cfg: Config, **backbone_overrides) -> torch.nn.Module:
+    """The config's model without its pretrained initialisation (weights come from CKPT)."""
+    model_cfg = cfg.model.copy()
+    model_cfg.backbone = dict(model_cfg.backbone, init_cfg=None, **backbone_overrides)
+    model_cfg.pop('pretrained', None)
+    return MODELS.build(model_cfg)
+
+
+@torch.no_grad()
+def reparameterize(model: torch.nn.Module) -> int:
+    """Call every ``switch_to_deploy()``; returns how many modules had one."""
+    convertible = [m for m in model.modules() if hasattr(m, 'switch_to_deploy')]
+    for module in convertible:
+        module.switch_to_deploy()
+    return len(convertible)
+
+
+def check_input_size(backbone: torch.nn.Module) -> int:
+    """An input size that exercises several partitions and padding: 1.5x the pretraining size."""
+    partition = getattr(backbone, 'arch_settings', {}).get('partition_sizes', [56])[0]
+    return partition * 4 * 3 // 2
+
+
+def main():
+    args = parse_args()
+    if osp.abspath(args.out) == osp.abspath(args.checkpoint):
+        raise SystemExit('OUT must differ from CKPT (the trained checkpoint is never overwritten)')
+    if osp.exists(args.out) and not args.force:
+        raise SystemExit(f'{args.out} exists; pass --force to overwrite it')
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    if cfg.model.backbone.get('deploy'):
+        raise SystemExit(f'{args.config} builds a deploy-form backbone already (deploy=True); '
+                         'pass the training-time config')
+
+    model = build_model(cfg).eval()
+    checkpoint = load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
+    size = check_input_size(model.backbone)
+    x = torch.randn(1, 3, size, size + 32)
+    with torch.no_grad():
+        before = model.backbone(x)
+    if not reparameterize(model):
+        raise SystemExit(f'nothing to re-parameterise: no module of {args.config} has '
+                         'switch_to_deploy()')
+    with torch.no_grad():
+        after = model.backbone(x)
+    diff = max((a - b).abs().max().item() for a, b in zip(before, after))
+    scale = max(a.abs().max().item() for a in before)
+
+    state_dict = model.state_dict()
+    check_state_dict(state_dict, build_model(cfg, deploy=True))
+    meta = dict(checkpoint.get('meta', {}), reparameterized_from=osp.abspath(args.checkpoint),
+                backbone_overrides={'deploy': True})
+    torch.save({'state_dict': state_dict, 'meta': meta}, args.out)
+    print(f'backbone outputs on a random 1x3x{size}x{size + 32} input: max |before - after| = '
+          f'{diff:.2e} (max |output| {scale:.2e})')
+    print(f'{args.checkpoint} -> {args.out}; evaluate with:\n  python tools/test.py '
+          f'{args.config} {args.out} --cfg-options model.backbone.deploy=True')
+
+
+if __name__ == '__main__':
+    main()
