@@ -1,6 +1,9 @@
 from .activemlp import ActiveMLP
 from .base import VisionMLPBackbone, VisionMLPStage
 from .msmlp import MSMLP
+from .posmlp import PosMLP
 from .repmlpnet import RepMLPNet
+from .stripmlp import StripMLP
 
-__all__ = ['VisionMLPBackbone', 'VisionMLPStage', 'ActiveMLP', 'MSMLP', 'RepMLPNet']
+__all__ = ['VisionMLPBackbone', 'VisionMLPStage', 'ActiveMLP', 'MSMLP', 'PosMLP', 'RepMLPNet',
+           'StripMLP']
