@@ -4,6 +4,7 @@ The official model code is not part of this repository; point ``VMLP_OFFICIAL_SR
 holding the official repositories (e.g. ``$VMLP_OFFICIAL_SRC/MS-MLP/models/ms_mlp.py``) to run
 these tests, otherwise they skip.
 """
+import importlib
 import importlib.util
 import os
 import os.path as osp
@@ -149,3 +150,54 @@ def test_repmlp_logits_equal_official(arch):
             torch.testing.assert_close(value, deployed[key], rtol=1e-5, atol=1e-5, msg=key)
         torch.testing.assert_close(ours_deploy(x, mode='tensor'), official(x), rtol=1e-4,
                                    atol=1e-4)
+
+
+POSMLP_FUNCTIONS = {'tiny': 'PosMLP_T14_224', 'small': 'PosMLP_S14_224'}
+
+
+@pytest.mark.parametrize('arch', list(POSMLP_FUNCTIONS))
+def test_posmlp_logits_equal_official(arch, monkeypatch):
+    # the official files import each other as the package ``models``
+    path = osp.join(OFFICIAL_SRC, 'PosMLP', 'models', 'posmlp.py')
+    if not OFFICIAL_SRC or not osp.isfile(path):
+        pytest.skip('official source PosMLP/models/posmlp.py not found (set VMLP_OFFICIAL_SRC)')
+    pytest.importorskip('einops')
+    monkeypatch.syspath_prepend(osp.join(OFFICIAL_SRC, 'PosMLP'))
+    official_module = importlib.import_module('models.posmlp')
+    torch.manual_seed(0)
+    official = getattr(official_module, POSMLP_FUNCTIONS[arch])().eval()
+    randomize_batchnorms(official)
+    with torch.no_grad():
+        for name, p in official.named_parameters():
+            # Gaussian maps several tokens wide, off-centre: the mixing is really exercised
+            p.add_(torch.randn_like(p) * (0.5 if 'attention' in name else 0.02))
+    state_dict, found_arch = CONVERTERS['posmlp'].convert(official.state_dict())
+    assert found_arch == arch
+    ours = build_vmlp_classifier('posmlp', arch).eval()
+    ours.load_state_dict(state_dict, strict=True)
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x, mode='tensor'), official(x), rtol=1e-4, atol=1e-4)
+
+
+STRIPMLP_ARCHS = {'tiny_light': (80, [2, 2, 6, 2]), 'tiny': (80, [2, 2, 12, 2]),
+                  'small': (96, [2, 2, 18, 2]), 'base': (112, [2, 2, 18, 2])}
+
+
+@pytest.mark.parametrize('arch', list(STRIPMLP_ARCHS))
+def test_stripmlp_logits_equal_official(arch):
+    official_module = load_official_module('Strip_MLP/models/strip_mlp.py')
+    embed_dim, layers = STRIPMLP_ARCHS[arch]
+    torch.manual_seed(0)
+    official = official_module.StripMLPNet(embed_dim=embed_dim, layers=layers, alpha=3).eval()
+    randomize_batchnorms(official)
+    with torch.no_grad():
+        for p in official.parameters():
+            p.add_(torch.randn_like(p) * 0.02)  # GRN's zero init would hide it
+    state_dict, found_arch = CONVERTERS['stripmlp'].convert(official.state_dict())
+    assert found_arch == arch
+    ours = build_vmlp_classifier('stripmlp', arch).eval()
+    ours.load_state_dict(state_dict, strict=True)
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x, mode='tensor'), official(x), rtol=1e-4, atol=1e-4)

@@ -1,6 +1,6 @@
 """The CPU demo: pretrain a nano backbone on real digits, finetune UperNet and Mask R-CNN from it.
 
-    python tools/run_demo.py [--model msmlp|activemlp|repmlp] [--work-dir work_dirs/demo]
+    python tools/run_demo.py [--model msmlp|activemlp|repmlp|posmlp|stripmlp] [--work-dir work_dirs/demo]
 
 Makes the demo data (tools/make_demo_data.py), trains configs/demo/* one after another with
 tools/train.py -- the segmentation and detection backbones initialised from the classification
@@ -16,7 +16,7 @@ import sys
 import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-MODELS = ('msmlp', 'activemlp', 'repmlp')
+MODELS = ('msmlp', 'activemlp', 'repmlp', 'posmlp', 'stripmlp')
 STAGES = [
     # task, config (for a model), metrics to report
     ('classification', 'configs/demo/{}-nano_demo-digits.py', ['accuracy/top1']),

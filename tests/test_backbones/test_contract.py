@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from vmlp_mm.backbones import ActiveMLP, MSMLP, RepMLPNet
+from vmlp_mm.backbones import ActiveMLP, MSMLP, PosMLP, RepMLPNet, StripMLP
 
-BACKBONES = [MSMLP, ActiveMLP, RepMLPNet]
+BACKBONES = [MSMLP, ActiveMLP, RepMLPNet, PosMLP, StripMLP]
 
 
 def dense(cls, **kwargs):

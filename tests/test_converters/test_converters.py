@@ -11,11 +11,14 @@ from vmlp_mm.converters.cli import backbone_overrides, build_classifier, classif
 
 
 def state_dict_from_manifest(path):
-    """Random tensors with the official keys and shapes."""
+    """Random tensors with the official keys and shapes (PosMLP's constant offset buffers as
+    the official model makes them)."""
+    from vmlp_mm.backbones.posmlp import relative_offsets
     with open(path) as f:
         entries = json.load(f)
     gen = torch.Generator().manual_seed(0)
-    return {key: torch.randn(shape, generator=gen) for key, shape in entries}
+    return {key: relative_offsets(int(shape[0]**0.5)) if key.endswith('rel_indices')
+            else torch.randn(shape, generator=gen) for key, shape in entries}
 
 
 MANIFESTS = [  # model, manifest variant, our arch name, official keys of our stage-1 downsampler
@@ -30,6 +33,10 @@ MANIFESTS = [  # model, manifest variant, our arch name, official keys of our st
     ('activemlp', 'L', 'large', 'blocks.0.2.downsample.proj.weight', 'norm.weight'),
     *[('repmlp', f'repmlpnet_{variant}', variant.lower(), 'embeds.0.conv.weight',
        'head_norm.weight') for variant in ('T224', 'B224', 'T256', 'B256', 'D256', 'L256')],
+    ('posmlp', 'T', 'tiny', 'levels.1.pool.conv.weight', 'norm.weight'),
+    ('posmlp', 'S', 'small', 'levels.1.pool.conv.weight', 'norm.weight'),
+    *[('stripmlp', variant, variant, 'merging1.weight', 'norm.weight')
+      for variant in ('tiny_light', 'tiny', 'small', 'base')],
     # re-parameterised (deploy) weights load into deploy=True models
     ('repmlp', 'repmlpnet_B224_deploy', 'b224', 'embeds.0.conv.weight', 'head_norm.weight'),
 ]
@@ -46,7 +53,8 @@ def test_manifest_converts_and_loads_strictly(official_keys_dir, model_name, var
     official = state_dict_from_manifest(manifest_path(official_keys_dir, model_name, variant))
     converted, found = CONVERTERS[model_name].convert(official)
     assert found == arch
-    assert len(converted) == len(official)
+    # every official tensor is kept, except PosMLP's offset buffers (recomputed)
+    assert len(converted) == len([k for k in official if not k.endswith('rel_indices')])
     model = build_classifier(classification_config(model_name, arch), 1000,
                              backbone_overrides(model_name, official))
     check_state_dict(converted, model)
@@ -83,6 +91,13 @@ def test_unknown_and_missing_keys_are_listed(official_keys_dir):
     model = build_classifier(classification_config('msmlp', 'tiny'), 1000)
     with pytest.raises(CheckpointMismatchError, match=r'missing 1: backbone.stages.2.blocks.3.pwconv1.weight'):
         check_state_dict(converted, model)
+
+
+def test_posmlp_offsets_of_another_variant_are_an_error(official_keys_dir):
+    official = state_dict_from_manifest(osp.join(official_keys_dir, 'posmlp_T.json'))
+    official['levels.0.encoder.1.gate_unit.pos.rel_indices'][..., 1] *= -1  # other dy sign
+    with pytest.raises(CheckpointMismatchError, match='differs from the GQPE offsets'):
+        CONVERTERS['posmlp'].convert(official)
 
 
 def test_unknown_variant_is_an_error():

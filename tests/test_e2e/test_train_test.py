@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-MODELS = ['msmlp', 'activemlp', 'repmlp']
+MODELS = ['msmlp', 'activemlp', 'repmlp', 'posmlp', 'stripmlp']
 CLS_CONFIG = 'configs/demo/{}-nano_demo-digits.py'
 SEG_CONFIG = 'configs/demo/upernet_{}-nano_demo-shapes-ade.py'
 DET_CONFIG = 'configs/demo/mask-rcnn_{}-nano_fpn_demo-shapes-coco.py'

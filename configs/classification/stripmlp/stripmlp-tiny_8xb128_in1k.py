@@ -1,0 +1,27 @@
+# Strip-MLP-T on ImageNet-1k: the official recipe (Med-Process/Strip_MLP, Swin codebase), which
+# is mmpretrain's Swin recipe: AdamW lr 5e-4 * 1024 / 512, wd 0.05 with no decay on 1-D
+# parameters, 300 epochs with 20 warm-up, cosine to 1e-5, grad-norm clip 5, label smoothing 0.1,
+# Mixup 0.8 / CutMix 1.0, RandAugment m9-mstd0.5, random erasing 0.25, bicubic 224 crops,
+# evaluation at 224 after a bicubic resize to 256; stochastic depth 0.1 in every block (the
+# official code fixes it). The official runs use 64 images per GPU with the lr scaled linearly
+# (the same lr per image); here 8 GPUs x 128.
+_base_ = [
+    'mmpretrain::_base_/models/swin_transformer/tiny_224.py',
+    'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
+    'mmpretrain::_base_/schedules/imagenet_bs1024_adamw_swin.py',
+    'mmpretrain::_base_/default_runtime.py',
+]
+custom_imports = dict(imports=['vmlp_mm'], allow_failed_imports=False)
+
+model = dict(
+    # the official classifier: BatchNorm on the last map (norm3), then average
+    backbone=dict(_delete_=True, type='vmlp_mm.StripMLP', arch='tiny', drop_path_rate=0.1,
+                  out_indices=-1),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(in_channels=640),
+    init_cfg=None)  # PyTorch's default initialisation, as the official model
+
+train_dataloader = dict(batch_size=128)
+val_dataloader = dict(batch_size=128)
+test_dataloader = val_dataloader
+optim_wrapper = dict(clip_grad=dict(max_norm=5.0))

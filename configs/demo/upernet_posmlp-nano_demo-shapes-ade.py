@@ -1,0 +1,14 @@
+# CPU demo of the PosMLP ADE20K recipe: the MS-MLP shapes demo (data, narrow heads, plain BN,
+# shrunk schedule) with a PosMLP-nano backbone initialised from
+# configs/demo/posmlp-nano_demo-digits.py.
+_base_ = './upernet_msmlp-nano_demo-shapes-ade.py'
+
+checkpoint_file = 'work_dirs/demo/posmlp/classification/epoch_8.pth'  # tools/run_demo.py --model posmlp
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='vmlp_mm.PosMLP',
+        arch='nano',
+        out_indices=(0, 1, 2, 3),
+        drop_path_rate=0.,
+        init_cfg=dict(type='Pretrained', checkpoint=checkpoint_file, prefix='backbone.')))
