@@ -4,7 +4,7 @@ import json
 import os
 import os.path as osp
 
-from mmengine.config import DictAction
+from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from vmlp_mm.utils.checkpoint import check_checkpoint_fits
@@ -27,6 +27,12 @@ def parse_args():
     return args
 
 
+def test(cfg: Config, checkpoint: str) -> dict:
+    runner = Runner.from_cfg(cfg)
+    check_checkpoint_fits(runner.model, checkpoint)
+    return runner.test()
+
+
 def main():
     args = parse_args()
     if not osp.isfile(args.checkpoint):
@@ -34,11 +40,11 @@ def main():
     cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
     cfg.load_from = args.checkpoint
     try:
-        runner = Runner.from_cfg(cfg)
-        check_checkpoint_fits(runner.model, args.checkpoint)
-        metrics = runner.test()
-    finally:
-        destroy_distributed()
+        metrics = test(cfg, args.checkpoint)  # returns without a reference to the runner
+    except BaseException:
+        destroy_distributed(synchronize=False)
+        raise
+    destroy_distributed()
     if args.out_metrics:
         with open(args.out_metrics, 'w') as f:
             json.dump({k: float(v) for k, v in metrics.items()}, f, indent=1)

@@ -59,16 +59,22 @@ def build_config(args) -> Config:
     return cfg
 
 
+def train(cfg: Config) -> None:
+    runner = Runner.from_cfg(cfg)
+    if cfg.get('load_from'):
+        check_checkpoint_fits(runner.model, cfg.load_from)
+    runner.train()
+
+
 def main():
     args = parse_args()
     cfg = build_config(args)
     try:
-        runner = Runner.from_cfg(cfg)
-        if cfg.get('load_from'):
-            check_checkpoint_fits(runner.model, cfg.load_from)
-        runner.train()
-    finally:
-        destroy_distributed()
+        train(cfg)  # returns without a reference to the runner and its DDP model
+    except BaseException:
+        destroy_distributed(synchronize=False)
+        raise
+    destroy_distributed()
 
 
 if __name__ == '__main__':

@@ -1,7 +1,7 @@
 """Time the fused vmlp_mm ops against their references and the official formulations.
 
     python tools/analysis/benchmark_ops.py [--device cpu|cuda] [--batch 32] [--repeats 5]
-        [--only shift_mix offset_sample backbones repmlp_deploy]
+        [--only shift_mix offset_sample backbones repmlp_deploy posmlp_stripmlp]
 
 shift_mix: MS-MLP-T's four stage shapes at 224 input (C = 96/192/384/768 at 56/28/14/7,
 kernel sizes of the official YAML), three ways: the fused op on channels-last maps (the memory
@@ -22,6 +22,12 @@ reference (a reference-op build of the same model).
 repmlp_deploy: RepMLPNet-T224 and -B224 forward (eval mode) in the training-time form (partition
 FC + BN + 1x1/3x3 conv branches) and after ``switch_to_deploy()`` (one FC with bias), at the
 pretraining size (batch --batch // 4) and at an ADE20K crop (512x512, batch 2).
+
+posmlp_stripmlp: PosMLP's positional token mixing (one batched GEMM per layer over groups) and
+Strip-MLP's strip FCs (batched GEMMs over groups) against plain ports of the official
+formulations (einops rearranges + einsum; grouped (1, 3) convs over permuted "token channel"
+views) at the -T models' stage shapes (224, batch --batch // 4), and PosMLP-T / Strip-MLP-T
+forward with our token mixing and with the official formulations swapped in.
 """
 import contextlib
 import importlib
@@ -34,7 +40,9 @@ import torch
 
 import torch.nn.functional as F
 
-from vmlp_mm.backbones import MSMLP, ActiveMLP, RepMLPNet
+from vmlp_mm.backbones import MSMLP, ActiveMLP, PosMLP, RepMLPNet, StripMLP
+from vmlp_mm.backbones.posmlp import QuadraticPositionalMixing
+from vmlp_mm.backbones.stripmlp import StripFC
 from vmlp_mm.ops import (ShiftMix, has_ext, offset_sample, offset_sample_reference,
                          pack_depthwise, shift_mix_reference)
 
@@ -200,6 +208,88 @@ def bench_repmlp_deploy(args):
                   f'{deploy_ms:.0f} | {train_ms / deploy_ms:.2f}x |')
 
 
+def posmlp_mixing_official(mixer, u, gate, real=None):
+    """PoSGU + QuaMap as the official code computes them (rearranges and an einsum)."""
+    b, w, n, c = u.shape
+    g = mixer.groups
+    x = u.reshape(b, w, n, c // g, g)  # rearrange 'b w n (v s) -> b w n v s'
+    posmap = mixer.position_maps().permute(1, 2, 0).unsqueeze(0)  # 'w m n s'
+    x = torch.einsum('wmns,bwnvs->bwmvs', posmap, x)
+    x = x + mixer.token_bias.view(1, 1, n, 1, 1)
+    return x.reshape(b, w, n, c) * gate  # rearrange back, then the gate
+
+
+def strip_fc_official(fc, x):
+    """proj_h / proj_w as the official code runs them: grouped (1, 3) convs on views whose
+    channels are (group, token)."""
+    b, c, s, _ = x.shape
+    g = fc.groups
+    c1 = c // g
+    if fc.along == 'w':
+        view = x.view(b, c1, g, s, s).permute(0, 1, 3, 2, 4).reshape(b, c1, s, g * s)
+        out = F.conv2d(view.permute(0, 3, 1, 2), fc.weight, fc.bias, padding=(0, 1), groups=g)
+        out = out.permute(0, 2, 3, 1).reshape(b, c1, s, g, s).permute(0, 1, 3, 2, 4)
+    else:
+        view = x.reshape(b, c1, g * s, s).permute(0, 2, 1, 3)
+        out = F.conv2d(view, fc.weight, fc.bias, padding=(0, 1), groups=g)
+        out = out.permute(0, 2, 1, 3)
+    return out.reshape(b, c, s, s)
+
+
+@contextlib.contextmanager
+def official_token_mixing():
+    """Swap the official formulations into PosMLP and Strip-MLP (same weights, same results)."""
+    saved = QuadraticPositionalMixing.forward, StripFC.forward
+    QuadraticPositionalMixing.forward = posmlp_mixing_official
+    StripFC.forward = strip_fc_official
+    try:
+        yield
+    finally:
+        QuadraticPositionalMixing.forward, StripFC.forward = saved
+
+
+def bench_posmlp_stripmlp(args):
+    batch = max(1, args.batch // 4)
+    print(f'\nPosMLP / Strip-MLP token mixing, batch {batch}, 224 input, {args.device}, '
+          f'median of {args.repeats}, ms (forward)')
+    print('| op | stage shape | official formulation | ours | speed-up |')
+    print('|---|---|---|---|---|')
+    # PosMLP-T: gated channels 192/384/768/768 in 16/4/1/1 windows of 14/14/14/7
+    for windows, size, channels, groups in ((16, 14, 192, 8), (4, 14, 384, 16),
+                                            (1, 14, 768, 32), (1, 7, 768, 64)):
+        mixer = QuadraticPositionalMixing(size, groups).to(args.device)
+        u = torch.randn(batch, windows, size * size, channels, device=args.device)
+        gate = torch.randn_like(u)
+        with torch.no_grad():
+            ours = median_ms(lambda: mixer(u, gate), args.repeats, args.device)
+            official = median_ms(lambda: posmlp_mixing_official(mixer, u, gate), args.repeats,
+                                 args.device)
+        print(f'| PosMLP mixing | {windows}x{size}^2 windows, C={channels}, G={groups} | '
+              f'{official:.2f} | {ours:.2f} | {official / ours:.2f}x |')
+    # Strip-MLP-T: 40/80/160/320 strip channels at 56/28/14/7, groups C / 4 of the block
+    for size, channels, groups in ((56, 40, 20), (28, 80, 40), (14, 160, 80), (7, 320, 160)):
+        for along in ('w', 'h'):
+            fc = StripFC(size, groups, along).to(args.device)
+            x = torch.randn(batch, channels, size, size, device=args.device)
+            with torch.no_grad():
+                ours = median_ms(lambda: fc(x), args.repeats, args.device)
+                official = median_ms(lambda: strip_fc_official(fc, x), args.repeats, args.device)
+            print(f'| Strip FC ({"rows" if along == "w" else "columns"}) | C={channels} at '
+                  f'{size}x{size}, G={groups} | {official:.2f} | {ours:.2f} | '
+                  f'{official / ours:.2f}x |')
+    print(f'\nbackbone forward, batch {batch}, 224x224, {args.device}, ms')
+    print('| backbone | official token mixing | ours | speed-up |')
+    print('|---|---|---|---|')
+    x = torch.randn(batch, 3, 224, 224, device=args.device)
+    for cls in (PosMLP, StripMLP):
+        model = cls('tiny').to(args.device).eval()
+        with torch.no_grad():
+            ours = median_ms(lambda: model(x), args.repeats, args.device)
+            with official_token_mixing():
+                official = median_ms(lambda: model(x), args.repeats, args.device)
+        print(f'| {cls.__name__}-T | {official:.0f} | {ours:.0f} | {official / ours:.2f}x |')
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -207,7 +297,8 @@ def main():
     parser.add_argument('--batch', type=int, default=32)
     parser.add_argument('--repeats', type=int, default=5)
     benches = {'shift_mix': bench_shift_mix, 'offset_sample': bench_offset_sample,
-               'backbones': bench_backbones, 'repmlp_deploy': bench_repmlp_deploy}
+               'backbones': bench_backbones, 'repmlp_deploy': bench_repmlp_deploy,
+               'posmlp_stripmlp': bench_posmlp_stripmlp}
     parser.add_argument('--only', nargs='+', default=list(benches), choices=list(benches))
     args = parser.parse_args()
     for name in args.only:

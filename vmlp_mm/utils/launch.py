@@ -1,4 +1,5 @@
 """Launch helpers shared by tools/train.py and tools/test.py."""
+import gc
 import os
 import os.path as osp
 
@@ -41,12 +42,21 @@ def load_config(path: str, cfg_options: dict, launcher: str, work_dir: str = Non
     return cfg
 
 
-def destroy_distributed() -> None:
+def destroy_distributed(synchronize: bool = True) -> None:
     """Tear the process group down before the interpreter exits.
 
     Left to interpreter shutdown, gloo's worker threads can still be alive when their C++ objects
     are destroyed, and the process aborts ('terminate called without an active exception') after
-    a run that finished, failing the whole torchrun job. NCCL asks for the same clean-up.
+    a run that finished, failing the whole torchrun job; a rank that tears down while another is
+    still in a collective (rank 0 saves the last checkpoint alone) does the same. So after a
+    successful run all ranks meet at a barrier first; after an error they do not wait (the other
+    ranks may never arrive).
     """
     if dist.is_available() and dist.is_initialized():
+        # DDP's reducer keeps the group and its last async work (tensors with Python
+        # references) alive; freed at interpreter shutdown, that aborts the process. Free them
+        # now, while the interpreter is whole (callers drop their runner first).
+        gc.collect()
+        if synchronize:
+            dist.barrier()
         dist.destroy_process_group()
