@@ -1,0 +1,81 @@
+"""Training conveniences of the seed repos, through mmengine: EMA (weights and evaluation),
+gradient accumulation and activation checkpointing switched from the command line."""
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.config import DictAction
+
+from vmlp_mm.utils.launch import load_config
+
+from test_train_test import CLS_CONFIG, last_checkpoint, run_tool
+
+SHORT = ['train_cfg.max_epochs=2', 'train_cfg.val_interval=2', 'train_dataloader.batch_size=16',
+         'train_dataloader.dataset.indices=32', 'val_dataloader.dataset.indices=16',
+         'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0']
+
+
+def parse_options(*options):
+    """``--cfg-options`` as tools/train.py parses them."""
+    action = DictAction(option_strings=['--cfg-options'], dest='cfg_options')
+    namespace = type('Namespace', (), {})()
+    action(None, namespace, list(options))
+    return namespace.cfg_options
+
+
+def adamw_steps(checkpoint):
+    return int(next(iter(checkpoint['optimizer']['state'].values()))['step'])
+
+
+def test_gradient_accumulation_switch(repo_root, demo_data, tmp_path):
+    """4 iterations with ``optim_wrapper.accumulative_counts=2`` make 2 optimizer steps."""
+    run_tool(repo_root, 'tools/train.py', CLS_CONFIG.format('msmlp'), '--work-dir', str(tmp_path),
+             '--cfg-options', *SHORT, 'optim_wrapper.accumulative_counts=2')
+    checkpoint = torch.load(last_checkpoint(str(tmp_path)), map_location='cpu')
+    assert checkpoint['meta']['iter'] == 4
+    assert adamw_steps(checkpoint) == 2
+
+
+def test_ema_weights_are_saved_and_evaluated(repo_root, demo_data, tmp_path):
+    """The ActiveMLP recipe's EMAHook: checkpoints hold the EMA weights as ``state_dict`` (what
+    tools/test.py evaluates) and the raw weights apart; they differ after training."""
+    run_tool(repo_root, 'tools/train.py', CLS_CONFIG.format('activemlp'), '--work-dir',
+             str(tmp_path), '--cfg-options', *SHORT)
+    checkpoint = torch.load(last_checkpoint(str(tmp_path)), map_location='cpu')
+    ema, raw = checkpoint['state_dict'], checkpoint['ema_state_dict']
+    key = 'backbone.stages.0.blocks.0.mlp.fc1.weight'
+    assert not torch.allclose(ema[key], raw['module.' + key])
+    # the EMA hook also swaps the EMA weights in for validation
+    result = subprocess.run([sys.executable, 'tools/test.py', CLS_CONFIG.format('activemlp'),
+                             last_checkpoint(str(tmp_path)), '--work-dir', str(tmp_path / 't'),
+                             '--cfg-options', 'test_dataloader.dataset.indices=16'],
+                            cwd=repo_root, capture_output=True, text=True)
+    assert result.returncode == 0 and 'accuracy/top1' in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize('model', ['msmlp', 'activemlp', 'repmlp', 'posmlp', 'stripmlp'])
+def test_activation_checkpointing_switch(repo_root, model, monkeypatch):
+    """``--cfg-options model.backbone.with_cp=True`` makes every block run under
+    torch.utils.checkpoint (and nothing else changes)."""
+    from mmpretrain.registry import MODELS
+    from mmengine.registry import init_default_scope
+    import torch.utils.checkpoint as checkpoint
+    calls = []
+    original = checkpoint.checkpoint
+
+    def counting(function, *args, **kwargs):
+        calls.append(function)
+        return original(function, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint, 'checkpoint', counting)
+    init_default_scope('mmpretrain')
+    config = f'{repo_root}/{CLS_CONFIG.format(model)}'
+    for switch, expected in (('False', 0), ('True', None)):
+        calls.clear()
+        cfg = load_config(config, parse_options(f'model.backbone.with_cp={switch}'), 'none')
+        classifier = MODELS.build(cfg.model).train()
+        features = classifier.extract_feat(torch.randn(2, 3, 64, 64))
+        sum(f.sum() for f in features).backward()
+        blocks = sum(classifier.backbone.depths)
+        assert len(calls) == (expected if expected is not None else blocks)
