@@ -13,6 +13,7 @@ import sys
 import pytest
 import torch
 
+from vmlp_testing import randomize_batchnorms
 from vmlp_mm.converters import CONVERTERS, check_state_dict
 
 OFFICIAL_SRC = os.environ.get('VMLP_OFFICIAL_SRC', '')
@@ -106,19 +107,6 @@ def test_activemlp_logits_equal_official(arch, monkeypatch):
 REPMLP_FUNCTIONS = {'t224': 'create_RepMLPNet_T224', 'b224': 'create_RepMLPNet_B224',
                     't256': 'create_RepMLPNet_T256', 'b256': 'create_RepMLPNet_B256',
                     'd256': 'create_RepMLPNet_D256', 'l256': 'create_RepMLPNet_L256'}
-
-
-def randomize_batchnorms(model, seed=0):
-    """Non-trivial BN statistics and affines, so that a mis-mapped or mis-fused BN shows up."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                c = module.num_features
-                module.running_mean.copy_(torch.randn(c, generator=gen) * 0.1)
-                module.running_var.copy_(torch.rand(c, generator=gen) + 0.5)
-                module.weight.copy_(1 + torch.randn(c, generator=gen) * 0.1)
-                module.bias.copy_(torch.randn(c, generator=gen) * 0.1)
 
 
 @pytest.mark.parametrize('arch', list(REPMLP_FUNCTIONS))

@@ -3,6 +3,7 @@ import torch
 
 from vmlp_mm.backbones import RepMLPNet
 from vmlp_mm.backbones.repmlpnet import RepMLPBlock
+from vmlp_testing import randomize_batchnorms
 from vmlp_mm.converters import CheckpointMismatchError
 
 # parameters() with the official 1000-class head, training-time and deploy-time
@@ -10,19 +11,6 @@ from vmlp_mm.converters import CheckpointMismatchError
 OFFICIAL_PARAMS = {'t224': (38_293_608, 38_331_720), 'b224': (68_242_712, 68_332_664),
                    't256': (58_687_848, 58_739_400), 'b256': (96_447_512, 96_568_184),
                    'd256': (86_887_648, 86_985_280), 'l256': (117_641_560, 117_820_600)}
-
-
-def randomize_batchnorms(model, seed=0):
-    """Non-trivial BN statistics and affines (default ones make the folding test weak)."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                c = module.num_features
-                module.running_mean.copy_(torch.randn(c, generator=gen) * 0.1)
-                module.running_var.copy_(torch.rand(c, generator=gen) + 0.5)
-                module.weight.copy_(1 + torch.randn(c, generator=gen) * 0.1)
-                module.bias.copy_(torch.randn(c, generator=gen) * 0.1)
 
 
 def num_params(model):
