@@ -1,0 +1,48 @@
+"""FLOPs and parameters of every variant against the official models'
+(../shared/reference/ARCH_FACTS.md: fvcore, 1000-class head, pretraining resolution)."""
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from vmlp_mm.analysis import flop_analyzer
+from vmlp_mm.backbones import MSMLP, ActiveMLP, PosMLP, RepMLPNet, StripMLP
+
+# class, arch, input size, params (exact), GFLOPs
+ARCH_FACTS = [
+    (MSMLP, 'tiny', 224, 28_656_232, 4.451), (MSMLP, 'small', 224, 50_303_752, 8.687),
+    (MSMLP, 'base', 224, 88_696_792, 15.361),
+    (PosMLP, 'tiny', 224, 20_925_538, 5.193), (PosMLP, 'small', 224, 36_816_450, 8.726),
+    (StripMLP, 'tiny_light', 224, 18_243_920, 2.531), (StripMLP, 'tiny', 224, 24_903_920, 3.665),
+    (StripMLP, 'small', 224, 42_568_600, 6.828), (StripMLP, 'base', 224, 57_216_480, 9.214),
+    (ActiveMLP, 'xtiny', 224, 15_349_128, 2.180), (ActiveMLP, 'tiny', 224, 27_152_232, 3.972),
+    (ActiveMLP, 'small', 224, 38_631_448, 6.913), (ActiveMLP, 'base', 224, 52_154_792, 10.148),
+    (ActiveMLP, 'large', 224, 76_238_032, 12.386),
+    (RepMLPNet, 't224', 224, 38_293_608, 2.829), (RepMLPNet, 'b224', 224, 68_242_712, 6.717),
+    (RepMLPNet, 't256', 256, 58_687_848, 4.285), (RepMLPNet, 'b256', 256, 96_447_512, 9.693),
+    (RepMLPNet, 'd256', 256, 86_887_648, 8.691), (RepMLPNet, 'l256', 256, 117_641_560, 11.675),
+]
+
+
+@pytest.mark.parametrize('cls,arch,size,params,gflops', ARCH_FACTS,
+                         ids=[f'{c.__name__}-{a}' for c, a, *_ in ARCH_FACTS])
+def test_params_and_flops_equal_official(cls, arch, size, params, gflops):
+    from vmlp_mm.timm_models import _create
+    model = _create(cls, arch).eval()  # the official classifier: backbone, pooling, head
+    assert sum(p.numel() for p in model.parameters()) == params
+    analyzer = flop_analyzer(model, (torch.randn(1, 3, size, size), ))
+    analyzer.unsupported_ops_warnings(False)
+    analyzer.uncalled_modules_warnings(False)
+    assert analyzer.total() / 1e9 == pytest.approx(gflops, rel=0.01)
+    assert not [op for op in analyzer.unsupported_ops() if op.startswith('vmlp_mm::')]
+
+
+def test_get_flops_tool_on_a_detector(repo_root):
+    result = subprocess.run(
+        [sys.executable, 'tools/analysis/get_flops.py',
+         'configs/demo/mask-rcnn_msmlp-nano_fpn_demo-shapes-coco.py', '--shape', '128', '160'],
+        cwd=repo_root, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert 'input 1x3x128x160:' in result.stdout and 'GFLOPs' in result.stdout
+    assert 'vmlp_mm::' not in result.stdout.split('not counted')[1]

@@ -1,0 +1,43 @@
+"""FLOP counting with mmengine's analysis (fvcore conventions: one multiply-add = one FLOP), with
+handles for the vmlp_mm ops so that they are counted, not skipped.
+
+    analyzer = flop_analyzer(model, inputs)
+    analyzer.total(), analyzer.by_operator(), analyzer.unsupported_ops()
+"""
+from typing import Any, List
+
+import numpy as np
+import torch
+from mmengine.analysis import FlopAnalyzer
+from mmengine.analysis.jit_handles import get_shape
+
+
+def shift_mix_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
+    """``vmlp_mm::shift_mix``: the two depthwise convs of every channel group, k_g^2 multiply-
+    adds per output element, as fvcore counts the official per-group depthwise convs (the rolls
+    and the sum are data movement and an add, which fvcore does not count)."""
+    batch, _, height, width = get_shape(inputs[0])
+    weights = int(np.prod(get_shape(inputs[1]))) + int(np.prod(get_shape(inputs[3])))
+    return batch * height * width * weights
+
+
+def offset_sample_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
+    """``vmlp_mm::offset_sample``: one multiply-add per output element (linear interpolation
+    between two neighbours). The 1x1 projection that follows is an ``F.linear``, counted by
+    mmengine's own handle, which makes the total equal to the official count with its
+    deform_conv2d handle (a dense 1x1 conv)."""
+    return int(np.prod(get_shape(outputs[0])))
+
+
+VMLP_OP_HANDLES = {
+    'vmlp_mm::shift_mix': shift_mix_flop_jit,
+    'vmlp_mm::offset_sample': offset_sample_flop_jit,
+}
+
+
+def flop_analyzer(model: torch.nn.Module, inputs) -> FlopAnalyzer:
+    """mmengine's FlopAnalyzer with the vmlp_mm op handles."""
+    analyzer = FlopAnalyzer(model, inputs)
+    for name, handle in VMLP_OP_HANDLES.items():
+        analyzer.set_op_handle(name, handle)
+    return analyzer
