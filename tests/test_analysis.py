@@ -46,3 +46,13 @@ def test_get_flops_tool_on_a_detector(repo_root):
     assert result.returncode == 0, result.stderr[-2000:]
     assert 'input 1x3x128x160:' in result.stdout and 'GFLOPs' in result.stdout
     assert 'vmlp_mm::' not in result.stdout.split('not counted')[1]
+
+
+def test_benchmark_tool_prints_a_row_per_setting(repo_root):
+    result = subprocess.run(
+        [sys.executable, 'tools/analysis/benchmark.py', 'configs/demo/repmlp-nano_demo-digits.py',
+         '--batch', '2', '--shape', '64', '64', '--warmup', '1', '--repeats', '1',
+         '--channels-last', 'off', 'on'], cwd=repo_root, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith('| fp32 |')]
+    assert len(rows) == 2 and all(float(row.split('|')[-2]) > 0 for row in rows)
