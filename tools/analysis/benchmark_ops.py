@@ -30,8 +30,6 @@ views) at the -T models' stage shapes (224, batch --batch // 4), and PosMLP-T / 
 forward with our token mixing and with the official formulations swapped in.
 """
 import contextlib
-import importlib
-import warnings
 import argparse
 import statistics
 import time
@@ -44,7 +42,7 @@ from vmlp_mm.backbones import MSMLP, ActiveMLP, PosMLP, RepMLPNet, StripMLP
 from vmlp_mm.backbones.posmlp import QuadraticPositionalMixing
 from vmlp_mm.backbones.stripmlp import StripFC
 from vmlp_mm.ops import (ShiftMix, has_ext, offset_sample, offset_sample_reference,
-                         pack_depthwise, shift_mix_reference)
+                         pack_depthwise, reference_ops, shift_mix_reference)
 
 
 def official_sequence(mixer: ShiftMix, x: torch.Tensor) -> torch.Tensor:
@@ -156,23 +154,6 @@ def bench_offset_sample(args):
             print(f'| {B}x{C}x{H}x{W}, {S} | {mode} | {t["op"]:.2f} | {t["sample"]:.2f} '
                   f'| {t["linear"]:.2f} | {t["reference"]:.2f} | {t["route"]:.2f} '
                   f'| {t["route"] / t["op"]:.2f}x |')
-
-
-@contextlib.contextmanager
-def reference_ops():
-    """Run every vmlp_mm op through its pure-PyTorch reference (a reference-op build)."""
-    modules = [importlib.import_module(f'vmlp_mm.ops.{name}')
-               for name in ('shift_mix', 'offset_sample')]
-    saved = [module._KERNEL_AVAILABLE for module in modules]
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        for module in modules:
-            module._KERNEL_AVAILABLE = False
-        try:
-            yield
-        finally:
-            for module, flag in zip(modules, saved):
-                module._KERNEL_AVAILABLE = flag
 
 
 def bench_backbones(args):

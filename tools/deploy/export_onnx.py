@@ -1,0 +1,116 @@
+"""Export a config's backbone (or whole classifier/segmentor) to ONNX and check it with
+onnxruntime.
+
+    python tools/deploy/export_onnx.py CONFIG OUT.onnx [--checkpoint CKPT] [--part backbone|model]
+        [--shape H W] [--batch 1] [--opset 18] [--check]
+
+The vmlp_mm ops (shift_mix, offset_sample) are exported through their pure-PyTorch references,
+which decompose into standard ONNX operators: any ONNX runtime runs the file, without a custom
+operator library (the references compute the same function as the kernels). The export uses
+torch.onnx's dynamo exporter for one input shape: the backbones pad to their windows with
+Python-side sizes, so export once per deployment size. ``--check`` runs the file with
+onnxruntime on a random input and fails when it differs from PyTorch by more than 1e-4
+(relative to the output's scale).
+"""
+import argparse
+import logging
+import os.path as osp
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.registry import MODELS, init_default_scope
+from mmengine.runner import load_checkpoint
+
+from vmlp_mm.ops import reference_ops
+
+
+class BackboneOutputs(torch.nn.Module):
+    """The backbone's outputs as a flat tuple (ONNX graph outputs)."""
+
+    def __init__(self, backbone: torch.nn.Module):
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, x):
+        return tuple(self.backbone(x))
+
+
+class TensorForward(torch.nn.Module):
+    """A classifier's logits or a segmentor's logits (mode='tensor')."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x, None, mode='tensor')
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config')
+    parser.add_argument('out', help='the .onnx file')
+    parser.add_argument('--checkpoint', help='weights (strict); random init without')
+    parser.add_argument('--part', choices=['backbone', 'model'], default='backbone',
+                        help='model: classifiers and segmentors (detectors: export the backbone)')
+    parser.add_argument('--shape', type=int, nargs=2, default=(224, 224), metavar=('H', 'W'))
+    parser.add_argument('--batch', type=int, default=1)
+    parser.add_argument('--opset', type=int, default=18)
+    parser.add_argument('--check', action='store_true', help='compare with onnxruntime')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args()
+
+
+def build(cfg: Config, part: str, checkpoint=None) -> torch.nn.Module:
+    scope = cfg.get('default_scope', 'mmpretrain')
+    if part == 'model' and scope == 'mmdet':
+        raise SystemExit('detectors have no single-tensor forward to export; use --part backbone')
+    init_default_scope(scope)
+    cfg.model.backbone.init_cfg = None
+    cfg.model.pop('pretrained', None)
+    model = MODELS.build(cfg.model)
+    if checkpoint:
+        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+    model.eval()
+    return BackboneOutputs(model.backbone) if part == 'backbone' else TensorForward(model)
+
+
+def export(module: torch.nn.Module, x: torch.Tensor, out: str, opset: int = 18) -> None:
+    logging.getLogger('torch.onnx').setLevel(logging.ERROR)
+    with reference_ops(), torch.no_grad():
+        program = torch.onnx.export(module, (x, ), dynamo=True, opset_version=opset)
+    program.save(out)
+
+
+def check(module: torch.nn.Module, x: torch.Tensor, out: str) -> float:
+    """Largest |onnxruntime - PyTorch| over the outputs, relative to the largest |output|."""
+    import onnxruntime
+    session = onnxruntime.InferenceSession(out, providers=['CPUExecutionProvider'])
+    got = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    with torch.no_grad():
+        expected = module(x)
+    expected = expected if isinstance(expected, (tuple, list)) else (expected, )
+    scale = max(float(e.abs().max()) for e in expected)
+    return max(float((torch.from_numpy(g) - e).abs().max()) for g, e in zip(got, expected)) / scale
+
+
+def main():
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    module = build(cfg, args.part, args.checkpoint)
+    x = torch.randn(args.batch, 3, *args.shape)
+    export(module, x, args.out, args.opset)
+    print(f'{args.config} ({args.part}) -> {args.out}, input {tuple(x.shape)}, opset {args.opset}, '
+          f'{osp.getsize(args.out) / 1e6:.1f} MB')
+    if args.check:
+        error = check(module, x, args.out)
+        print(f'onnxruntime vs PyTorch: max |diff| / max |output| = {error:.2e}')
+        if error > 1e-4:
+            raise SystemExit('the ONNX model differs from PyTorch')
+
+
+if __name__ == '__main__':
+    main()
