@@ -1,0 +1,78 @@
+"""Plot training curves from mmengine logs to a PNG.
+
+    python tools/analysis/plot_logs.py RUN [RUN ...] --keys loss accuracy/top1 --out curves.png
+        [--legend NAME ...]
+
+RUN is a work dir (its newest ``<timestamp>/vis_data/scalars.json`` is used), a timestamp dir
+or a ``scalars.json`` itself. One panel per key: training scalars (lines with ``iter``) against
+the iteration, validation metrics against their ``step`` (the epoch or iteration of the
+validation), one line per run.
+"""
+import argparse
+import glob
+import json
+import os.path as osp
+
+import matplotlib
+
+matplotlib.use('Agg')  # files only, no display
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def scalars_file(run: str) -> str:
+    if run.endswith('.json'):
+        return run
+    candidates = sorted(glob.glob(osp.join(run, 'vis_data', 'scalars.json')) +
+                        glob.glob(osp.join(run, '*', 'vis_data', 'scalars.json')))
+    if not candidates:
+        raise SystemExit(f'no vis_data/scalars.json under {run}')
+    return candidates[-1]
+
+
+def load_curves(path: str, keys):
+    """``{key: (x values, y values)}``; training keys against iter, validation ones against
+    step."""
+    curves = {key: ([], []) for key in keys}
+    with open(path) as f:
+        for line in f:
+            record = json.loads(line)
+            for key in keys:
+                if key in record:
+                    curves[key][0].append(record.get('iter', record.get('step')))
+                    curves[key][1].append(record[key])
+    return curves
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('runs', nargs='+')
+    parser.add_argument('--keys', nargs='+', default=['loss'])
+    parser.add_argument('--legend', nargs='+', help='one name per run')
+    parser.add_argument('--out', default='curves.png')
+    args = parser.parse_args()
+    names = args.legend or args.runs
+    if len(names) != len(args.runs):
+        raise SystemExit(f'--legend needs {len(args.runs)} names, got {len(names)}')
+    figure, axes = plt.subplots(1, len(args.keys), figsize=(5 * len(args.keys), 4),
+                                squeeze=False)
+    empty = set(args.keys)
+    for run, name in zip(args.runs, names):
+        for axis, (key, (xs, ys)) in zip(axes[0], load_curves(scalars_file(run),
+                                                              args.keys).items()):
+            if xs:
+                empty.discard(key)
+                axis.plot(xs, ys, marker='.' if len(xs) < 30 else None, label=name)
+            axis.set_title(key)
+            axis.set_xlabel('iteration / validation step')
+    if empty:
+        raise SystemExit(f'no values for {sorted(empty)} in the logs')
+    for axis in axes[0]:
+        axis.legend()
+    figure.tight_layout()
+    figure.savefig(args.out, dpi=100)
+    print(f'{args.out}: {", ".join(args.keys)} of {len(args.runs)} run(s)')
+
+
+if __name__ == '__main__':
+    main()
