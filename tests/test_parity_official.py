@@ -140,6 +140,18 @@ def test_repmlp_logits_equal_official(arch):
                                    atol=1e-4)
 
 
+def assert_converted_logits_equal(model_name, arch, official, size=224):
+    """Convert the official model's weights, load them strictly into our classifier and compare
+    logits on a random batch."""
+    state_dict, found_arch = CONVERTERS[model_name].convert(official.state_dict())
+    assert found_arch == arch
+    ours = build_vmlp_classifier(model_name, arch).eval()
+    ours.load_state_dict(state_dict, strict=True)
+    x = torch.randn(2, 3, size, size)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x, mode='tensor'), official(x), rtol=1e-4, atol=1e-4)
+
+
 POSMLP_FUNCTIONS = {'tiny': 'PosMLP_T14_224', 'small': 'PosMLP_S14_224'}
 
 
@@ -159,13 +171,7 @@ def test_posmlp_logits_equal_official(arch, monkeypatch):
         for name, p in official.named_parameters():
             # Gaussian maps several tokens wide, off-centre: the mixing is really exercised
             p.add_(torch.randn_like(p) * (0.5 if 'attention' in name else 0.02))
-    state_dict, found_arch = CONVERTERS['posmlp'].convert(official.state_dict())
-    assert found_arch == arch
-    ours = build_vmlp_classifier('posmlp', arch).eval()
-    ours.load_state_dict(state_dict, strict=True)
-    x = torch.randn(2, 3, 224, 224)
-    with torch.no_grad():
-        torch.testing.assert_close(ours(x, mode='tensor'), official(x), rtol=1e-4, atol=1e-4)
+    assert_converted_logits_equal('posmlp', arch, official)
 
 
 STRIPMLP_ARCHS = {'tiny_light': (80, [2, 2, 6, 2]), 'tiny': (80, [2, 2, 12, 2]),
@@ -182,10 +188,4 @@ def test_stripmlp_logits_equal_official(arch):
     with torch.no_grad():
         for p in official.parameters():
             p.add_(torch.randn_like(p) * 0.02)  # GRN's zero init would hide it
-    state_dict, found_arch = CONVERTERS['stripmlp'].convert(official.state_dict())
-    assert found_arch == arch
-    ours = build_vmlp_classifier('stripmlp', arch).eval()
-    ours.load_state_dict(state_dict, strict=True)
-    x = torch.randn(2, 3, 224, 224)
-    with torch.no_grad():
-        torch.testing.assert_close(ours(x, mode='tensor'), official(x), rtol=1e-4, atol=1e-4)
+    assert_converted_logits_equal('stripmlp', arch, official)

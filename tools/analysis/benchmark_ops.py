@@ -29,15 +29,13 @@ formulations (einops rearranges + einsum; grouped (1, 3) convs over permuted "to
 views) at the -T models' stage shapes (224, batch --batch // 4), and PosMLP-T / Strip-MLP-T
 forward with our token mixing and with the official formulations swapped in.
 """
-import contextlib
 import argparse
-import statistics
-import time
+import contextlib
 
 import torch
-
 import torch.nn.functional as F
 
+from benchmark import median_seconds  # same folder
 from vmlp_mm.backbones import MSMLP, ActiveMLP, PosMLP, RepMLPNet, StripMLP
 from vmlp_mm.backbones.posmlp import QuadraticPositionalMixing
 from vmlp_mm.backbones.stripmlp import StripFC
@@ -62,17 +60,8 @@ def reference(mixer: ShiftMix, x: torch.Tensor) -> torch.Tensor:
 
 
 def median_ms(fn, repeats, device):
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        if device == 'cuda':
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device == 'cuda':
-            torch.cuda.synchronize()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+    """One warm-up call, then the median of ``repeats`` timed calls (benchmark.py's protocol)."""
+    return median_seconds(fn, 1, repeats, device) * 1e3
 
 
 def bench_shift_mix(args):
