@@ -4,10 +4,9 @@ import json
 import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.runner import Runner
 
-from vmlp_mm.utils.checkpoint import check_checkpoint_fits
 from vmlp_mm.utils.launch import destroy_distributed, load_config
 
 
@@ -27,12 +26,6 @@ def parse_args():
     return args
 
 
-def test(cfg: Config, checkpoint: str) -> dict:
-    runner = Runner.from_cfg(cfg)
-    check_checkpoint_fits(runner.model, checkpoint)
-    return runner.test()
-
-
 def main():
     args = parse_args()
     if not osp.isfile(args.checkpoint):
@@ -40,7 +33,9 @@ def main():
     cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
     cfg.load_from = args.checkpoint
     try:
-        metrics = test(cfg, args.checkpoint)  # returns without a reference to the runner
+        # no reference to the runner survives the call (its DDP model must be freed before
+        # the process group goes)
+        metrics = Runner.from_cfg(cfg).test()
     except BaseException:
         destroy_distributed(synchronize=False)
         raise

@@ -10,7 +10,6 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from vmlp_mm.utils.checkpoint import check_checkpoint_fits
 from vmlp_mm.utils.launch import destroy_distributed, load_config
 
 
@@ -59,18 +58,13 @@ def build_config(args) -> Config:
     return cfg
 
 
-def train(cfg: Config) -> None:
-    runner = Runner.from_cfg(cfg)
-    if cfg.get('load_from'):
-        check_checkpoint_fits(runner.model, cfg.load_from)
-    runner.train()
-
-
 def main():
     args = parse_args()
     cfg = build_config(args)
     try:
-        train(cfg)  # returns without a reference to the runner and its DDP model
+        # no reference to the runner survives the call (its DDP model must be freed before
+        # the process group goes)
+        Runner.from_cfg(cfg).train()
     except BaseException:
         destroy_distributed(synchronize=False)
         raise

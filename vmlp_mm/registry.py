@@ -5,12 +5,14 @@ our modules as ``type='vmlp_mm.MSMLP'`` once ``vmlp_mm`` is imported (the config
 """
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.registry import Registry
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope='vmlp_mm',
                   locations=['vmlp_mm.backbones'])
+HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='vmlp_mm', locations=['vmlp_mm.engine'])
 OPTIM_WRAPPER_CONSTRUCTORS = Registry('optim wrapper constructor',
                                       parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
                                       scope='vmlp_mm', locations=['vmlp_mm.engine'])

@@ -1,3 +1,4 @@
+from .hooks import StrictCheckpointHook
 from .optim_constructor import LayerDecayOptimWrapperConstructor
 
-__all__ = ['LayerDecayOptimWrapperConstructor']
+__all__ = ['LayerDecayOptimWrapperConstructor', 'StrictCheckpointHook']

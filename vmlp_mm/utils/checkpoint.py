@@ -56,28 +56,3 @@ def allow_mmengine_checkpoints() -> None:
     torch.serialization.add_safe_globals(mmengine_checkpoint_globals())
     CheckpointLoader.register_scheme(prefixes='', loader=load_local_checkpoint, force=True)
 
-
-def check_checkpoint_fits(model: torch.nn.Module, filename: str) -> None:
-    """Raise unless the checkpoint's state dict loads strictly into ``model``.
-
-    mmengine's Runner loads ``load_from`` (tools/test.py's checkpoint, train.py's --load-from)
-    with ``strict=False`` and only logs a warning, so a checkpoint of another arch or form
-    (e.g. re-parameterised weights into a training-time RepMLPNet) would be evaluated or
-    finetuned with partly random weights. Called by the tools before the Runner loads it.
-    """
-    from mmengine.model import is_model_wrapper
-    from mmengine.runner.checkpoint import _load_checkpoint
-
-    from ..converters.base import CheckpointMismatchError, state_dict_problems
-    if is_model_wrapper(model):
-        model = model.module
-    checkpoint = _load_checkpoint(filename, map_location='cpu')
-    state_dict = checkpoint.get('state_dict', checkpoint)
-    problems = state_dict_problems(state_dict, model.state_dict())
-    if problems:
-        backbone = getattr(model, 'backbone', None)
-        hint = backbone._pretrained_mismatch_hint(
-            {k[len('backbone.'):]: v for k, v in state_dict.items() if k.startswith('backbone.')}
-        ) if hasattr(backbone, '_pretrained_mismatch_hint') else ''
-        raise CheckpointMismatchError(f'{filename} does not fit the model of the config: '
-                                      + '; '.join(problems) + hint)

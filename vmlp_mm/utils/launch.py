@@ -30,11 +30,13 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
 
 
 def load_config(path: str, cfg_options: dict, launcher: str, work_dir: str = None) -> Config:
-    """The config of a train/test run: ``--cfg-options`` merged, the launcher (with the CPU
-    distributed set-up) and the work dir (default ``./work_dirs/<config name>``) set."""
+    """The config of a train/test run: ``--cfg-options`` merged, checkpoints loaded strictly
+    (:class:`vmlp_mm.engine.StrictCheckpointHook`), the launcher (with the CPU distributed
+    set-up) and the work dir (default ``./work_dirs/<config name>``) set."""
     cfg = Config.fromfile(path)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(type='vmlp_mm.StrictCheckpointHook')]
     cfg.launcher = launcher
     setup_cpu_distributed(cfg, launcher)
     cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join(
