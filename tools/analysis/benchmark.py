@@ -18,9 +18,8 @@ import time
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.registry import MODELS, init_default_scope
 
-DEFAULT_SHAPES = {'mmpretrain': (224, 224), 'mmseg': (512, 512), 'mmdet': (800, 1216)}
+from vmlp_mm.utils.config_model import TensorForward, build_config_model, default_shape
 
 
 def parse_args():
@@ -41,14 +40,8 @@ def parse_args():
 
 
 def build(cfg: Config, part: str, shape, device: str) -> torch.nn.Module:
-    from get_flops import TaskForward  # same folder: the tensor forward of every task
-    scope = cfg.get('default_scope', 'mmpretrain')
-    init_default_scope(scope)
-    cfg.model.backbone.init_cfg = None
-    cfg.model.pop('pretrained', None)
-    model = MODELS.build(cfg.model).eval()
-    module = model.backbone if part == 'backbone' else TaskForward(model, scope, shape)
-    return module.to(device)
+    model = build_config_model(cfg)
+    return (model.backbone if part == 'backbone' else TensorForward(model, shape)).to(device)
 
 
 def median_seconds(fn, warmup: int, repeats: int, device: str) -> float:
@@ -71,7 +64,7 @@ def main():
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    shape = tuple(args.shape or DEFAULT_SHAPES.get(cfg.get('default_scope'), (224, 224)))
+    shape = tuple(args.shape or default_shape(cfg))
     x = torch.randn(args.batch, 3, *shape, device=args.device)
     print(f'{args.config}: {args.part}, batch {args.batch}, {shape[0]}x{shape[1]}, '
           f'{args.device}, median of {args.repeats} after {args.warmup} warm-up calls')
@@ -79,7 +72,7 @@ def main():
     print('|---|---|---|---|---|')
     for dtype, channels_last, compiled in itertools.product(args.dtype, args.channels_last,
                                                             args.compile):
-        module = build(cfg.copy(), args.part, shape, args.device)
+        module = build(cfg, args.part, shape, args.device)
         inputs = x
         if channels_last == 'on':
             module = module.to(memory_format=torch.channels_last)

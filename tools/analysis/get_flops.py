@@ -14,28 +14,9 @@ import argparse
 import torch
 from mmengine.analysis.print_helper import complexity_stats_table
 from mmengine.config import Config, DictAction
-from mmengine.registry import MODELS, init_default_scope
 
 from vmlp_mm.analysis import flop_analyzer
-
-DEFAULT_SHAPES = {'mmpretrain': (224, 224), 'mmseg': (512, 512), 'mmdet': (800, 1216)}
-
-
-class TaskForward(torch.nn.Module):
-    """The model's tensor forward for one image of a fixed shape (what the analysis traces)."""
-
-    def __init__(self, model: torch.nn.Module, scope: str, shape):
-        super().__init__()
-        self.model, self.scope = model, scope
-        self.data_samples = None
-        if scope == 'mmdet':  # the detector's heads read the image shape from data samples
-            from mmdet.structures import DetDataSample
-            self.data_samples = [DetDataSample(metainfo=dict(
-                img_shape=shape, ori_shape=shape, pad_shape=shape, batch_input_shape=shape,
-                scale_factor=(1., 1.)))]
-
-    def forward(self, x: torch.Tensor):
-        return self.model(x, self.data_samples, mode='tensor')
+from vmlp_mm.utils.config_model import TensorForward, build_config_model, default_shape
 
 
 def parse_args():
@@ -54,12 +35,8 @@ def main():
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    scope = cfg.get('default_scope', 'mmpretrain')
-    init_default_scope(scope)
-    cfg.model.backbone.init_cfg = None  # counting needs no weights
-    cfg.model.pop('pretrained', None)
-    shape = tuple(args.shape or DEFAULT_SHAPES.get(scope, (224, 224)))
-    model = TaskForward(MODELS.build(cfg.model).eval(), scope, shape)
+    shape = tuple(args.shape or default_shape(cfg))
+    model = TensorForward(build_config_model(cfg), shape)
     analyzer = flop_analyzer(model, (torch.randn(1, 3, *shape), ))
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)

@@ -18,10 +18,10 @@ import os.path as osp
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.registry import MODELS, init_default_scope
 from mmengine.runner import load_checkpoint
 
 from vmlp_mm.ops import reference_ops
+from vmlp_mm.utils.config_model import TensorForward, build_config_model
 
 
 class BackboneOutputs(torch.nn.Module):
@@ -33,17 +33,6 @@ class BackboneOutputs(torch.nn.Module):
 
     def forward(self, x):
         return tuple(self.backbone(x))
-
-
-class TensorForward(torch.nn.Module):
-    """A classifier's logits or a segmentor's logits (mode='tensor')."""
-
-    def __init__(self, model: torch.nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x):
-        return self.model(x, None, mode='tensor')
 
 
 def parse_args():
@@ -62,18 +51,13 @@ def parse_args():
     return parser.parse_args()
 
 
-def build(cfg: Config, part: str, checkpoint=None) -> torch.nn.Module:
-    scope = cfg.get('default_scope', 'mmpretrain')
-    if part == 'model' and scope == 'mmdet':
+def build(cfg: Config, part: str, shape, checkpoint=None) -> torch.nn.Module:
+    if part == 'model' and cfg.get('default_scope') == 'mmdet':
         raise SystemExit('detectors have no single-tensor forward to export; use --part backbone')
-    init_default_scope(scope)
-    cfg.model.backbone.init_cfg = None
-    cfg.model.pop('pretrained', None)
-    model = MODELS.build(cfg.model)
+    model = build_config_model(cfg)
     if checkpoint:
         load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
-    model.eval()
-    return BackboneOutputs(model.backbone) if part == 'backbone' else TensorForward(model)
+    return BackboneOutputs(model.backbone) if part == 'backbone' else TensorForward(model, shape)
 
 
 def export(module: torch.nn.Module, x: torch.Tensor, out: str, opset: int = 18) -> None:
@@ -100,7 +84,7 @@ def main():
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    module = build(cfg, args.part, args.checkpoint)
+    module = build(cfg, args.part, tuple(args.shape), args.checkpoint)
     x = torch.randn(args.batch, 3, *args.shape)
     export(module, x, args.out, args.opset)
     print(f'{args.config} ({args.part}) -> {args.out}, input {tuple(x.shape)}, opset {args.opset}, '

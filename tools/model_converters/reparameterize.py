@@ -15,10 +15,10 @@ import os.path as osp
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.registry import MODELS, init_default_scope
 from mmengine.runner import load_checkpoint
 
 from vmlp_mm.converters import check_state_dict
+from vmlp_mm.utils.config_model import build_config_model
 
 
 def parse_args():
@@ -31,14 +31,6 @@ def parse_args():
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, as for tools/train.py')
     return parser.parse_args()
-
-
-def build_model(cfg: Config, **backbone_overrides) -> torch.nn.Module:
-    """The config's model without its pretrained initialisation (weights come from CKPT)."""
-    model_cfg = cfg.model.copy()
-    model_cfg.backbone = dict(model_cfg.backbone, init_cfg=None, **backbone_overrides)
-    model_cfg.pop('pretrained', None)
-    return MODELS.build(model_cfg)
 
 
 @torch.no_grad()
@@ -65,12 +57,11 @@ def main():
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     if cfg.model.backbone.get('deploy'):
         raise SystemExit(f'{args.config} builds a deploy-form backbone already (deploy=True); '
                          'pass the training-time config')
 
-    model = build_model(cfg).eval()
+    model = build_config_model(cfg)
     checkpoint = load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
     size = check_input_size(model.backbone)
     x = torch.randn(1, 3, size, size + 32)
@@ -85,7 +76,7 @@ def main():
     scale = max(a.abs().max().item() for a in before)
 
     state_dict = model.state_dict()
-    check_state_dict(state_dict, build_model(cfg, deploy=True))
+    check_state_dict(state_dict, build_config_model(cfg, deploy=True))
     meta = dict(checkpoint.get('meta', {}), reparameterized_from=osp.abspath(args.checkpoint),
                 backbone_overrides={'deploy': True})
     torch.save({'state_dict': state_dict, 'meta': meta}, args.out)
