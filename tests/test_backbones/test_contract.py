@@ -27,6 +27,18 @@ def test_dense_outputs_any_size(cls, size):
 
 
 @pytest.mark.parametrize('cls', BACKBONES)
+def test_batched_padded_inputs_keep_samples_apart(cls):
+    """A batch whose maps need padding at every stage (72 x 88): each sample's outputs equal
+    those of the sample alone."""
+    model = dense(cls).eval()
+    x = torch.randn(2, 3, 72, 88)
+    with torch.no_grad():
+        batched, single = model(x), model(x[1:])
+    for a, b in zip(batched, single):
+        torch.testing.assert_close(a[1:], b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('cls', BACKBONES)
 def test_out_indices_and_errors(cls):
     assert cls('nano', out_indices=(-1, 0)).out_indices == (0, 3)
     with pytest.raises(ValueError, match='out of range'):

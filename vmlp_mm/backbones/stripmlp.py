@@ -34,25 +34,20 @@ def from_windows(x: torch.Tensor, rows: int, cols: int, h: int, w: int) -> torch
     return x[:, :, :h, :w]
 
 
-class StripFC(nn.Module):
+class StripFC(nn.Conv2d):
     """Cross-strip FC: every row (``along='w'``) or column (``along='h'``) of an ``S x S``
     window is mixed by an ``S x S`` matrix, plus the matrices of the two neighbouring strips
     (zero beyond the window), and a bias. Channel ``c`` uses the matrices of group
     ``c mod G``.
 
-    The weight keeps the official layout ``[G * S, S, 1, 3]`` (a grouped (1, 3) conv over
-    "token channels"); it runs here as one batched GEMM over the groups, no conv.
+    It is the official module, a grouped (1, 3) conv over ``G * S`` "token channels" (same
+    weight layout, initialisation and state dict), run as one batched GEMM over the groups
+    instead of a conv over permuted views.
     """
 
     def __init__(self, size: int, groups: int, along: str):
-        super().__init__()
-        self.size, self.groups, self.along = size, groups, along
-        self.weight = nn.Parameter(torch.empty(groups * size, size, 1, 3))
-        self.bias = nn.Parameter(torch.empty(groups * size))
-        # PyTorch's Conv2d initialisation, as the official model's
-        reference = nn.Conv2d(groups * size, groups * size, (1, 3), groups=groups)
-        self.weight.data.copy_(reference.weight.data)
-        self.bias.data.copy_(reference.bias.data)
+        super().__init__(groups * size, groups * size, (1, 3), groups=groups)
+        self.size, self.along = size, along
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, s, _ = x.shape
@@ -78,14 +73,14 @@ class RelativePositionTable(nn.Module):
 
     def __init__(self, channels: int, size: int):
         super().__init__()
-        self.size = size
         self.embeddings_table = nn.Parameter(torch.empty(2 * size + 1, channels))
         trunc_normal_(self.embeddings_table, std=.02)
+        position = torch.arange(size)
+        self.register_buffer('index', position[None, :] - position[:, None] + size,
+                             persistent=False)
 
     def forward(self) -> torch.Tensor:
-        index = torch.arange(self.size, device=self.embeddings_table.device)
-        index = (index[None, :] - index[:, None]).clamp(-self.size, self.size) + self.size
-        return self.embeddings_table[index].permute(2, 0, 1)  # [C, S, S]
+        return self.embeddings_table[self.index].permute(2, 0, 1)  # [C, S, S]
 
 
 class StripMixing(nn.Module):
@@ -127,19 +122,24 @@ class StripMixing(nn.Module):
             fc1=nn.Conv2d(half, half // 2, 1), act=nn.GELU(), fc2=nn.Conv2d(half // 2, half * 3, 1)))
         self.fuse = nn.Conv2d(channels, channels, 1, bias=False)
 
-    def _windowed(self, fc: StripFC, pos: RelativePositionTable, x: torch.Tensor) -> torch.Tensor:
+    def _windowed(self, fc: StripFC, pos: RelativePositionTable, x: torch.Tensor,
+                  real: Optional[torch.Tensor]) -> torch.Tensor:
         h, w = x.shape[2:]
         windows, rows, cols = to_windows(x, self.strip_size)
         windows = windows + pos()
-        if windows.shape[2] * rows != h or windows.shape[3] * cols != w:
-            real = to_windows(x.new_ones(1, 1, h, w), self.strip_size)[0]
-            windows = windows * real
+        if real is not None:  # [N * windows, ...] times each window's [1, S, S] mask
+            windows = (windows.unflatten(0, (-1, rows * cols)) * real).flatten(0, 1)
         return from_windows(fc(windows), rows, cols, h, w)
 
     def channel_group_strips(self, x: torch.Tensor) -> torch.Tensor:
-        y = self._windowed(self.proj_h, self.pos_h, x)
+        h, w = x.shape[2:]
+        size = self.strip_size
+        # 1 on the real pixels of every window, the same for both strip FCs; None unpadded
+        real = None if h % size == 0 and w % size == 0 else to_windows(
+            x.new_ones(1, 1, h, w), size)[0]
+        y = self._windowed(self.proj_h, self.pos_h, x, real)
         y = self.act(self.bn(self.fuse_h(torch.cat([y, x], dim=1))))
-        z = self._windowed(self.proj_w, self.pos_w, y)
+        z = self._windowed(self.proj_w, self.pos_w, y, real)
         return self.fuse_w(torch.cat([x, z], dim=1))  # the official order (x first here)
 
     def local_strips(self, x: torch.Tensor) -> torch.Tensor:
