@@ -38,17 +38,24 @@ def test_gradient_accumulation_switch(repo_root, demo_data, tmp_path):
 
 
 def test_ema_weights_are_saved_and_evaluated(repo_root, demo_data, tmp_path):
-    """The ActiveMLP recipe's EMAHook: checkpoints hold the EMA weights as ``state_dict`` (what
-    tools/test.py evaluates) and the raw weights apart; they differ after training."""
+    """The ActiveMLP recipe's EMAHook (momentum m): checkpoints hold the EMA weights as
+    ``state_dict`` (what validation and tools/test.py load) and the raw ones apart. One
+    iteration per epoch makes the update checkable: ema_2 = ema_1 + m * (raw_2 - ema_1)."""
+    from mmengine.config import Config
+    momentum = Config.fromfile(f'{repo_root}/{CLS_CONFIG.format("activemlp")}').custom_hooks[0][
+        'momentum']
     run_tool(repo_root, 'tools/train.py', CLS_CONFIG.format('activemlp'), '--work-dir',
-             str(tmp_path), '--cfg-options', *SHORT)
-    checkpoint = torch.load(last_checkpoint(str(tmp_path)), map_location='cpu')
-    ema, raw = checkpoint['state_dict'], checkpoint['ema_state_dict']
+             str(tmp_path), '--cfg-options', *SHORT, 'train_dataloader.dataset.indices=16',
+             'default_hooks.checkpoint.interval=1')
     key = 'backbone.stages.0.blocks.0.mlp.fc1.weight'
-    assert not torch.allclose(ema[key], raw['module.' + key])
-    # the EMA hook also swaps the EMA weights in for validation
+    (ema1, raw1), (ema2, raw2) = [
+        (c['state_dict'][key], c['ema_state_dict']['module.' + key]) for c in (
+            torch.load(tmp_path / f'epoch_{e}.pth', map_location='cpu') for e in (1, 2))]
+    torch.testing.assert_close(ema1, raw1)  # the first update copies the weights
+    assert not torch.allclose(ema2, raw2)
+    torch.testing.assert_close(ema2, ema1 + momentum * (raw2 - ema1))
     result = subprocess.run([sys.executable, 'tools/test.py', CLS_CONFIG.format('activemlp'),
-                             last_checkpoint(str(tmp_path)), '--work-dir', str(tmp_path / 't'),
+                             str(tmp_path / 'epoch_2.pth'), '--work-dir', str(tmp_path / 't'),
                              '--cfg-options', 'test_dataloader.dataset.indices=16'],
                             cwd=repo_root, capture_output=True, text=True)
     assert result.returncode == 0 and 'accuracy/top1' in result.stdout + result.stderr
