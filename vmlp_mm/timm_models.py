@@ -29,13 +29,6 @@ TIMM_MODELS = {
 }
 
 
-def _pretraining_size(backbone: nn.Module) -> int:
-    settings = backbone.arch_settings
-    if 'partition_sizes' in settings:  # RepMLPNet: the maps at the pretraining size
-        return settings['partition_sizes'][0] * 4
-    return 224
-
-
 class VisionMLPClassifier(nn.Module):
     """A backbone in its classification setting, average pooling where needed, a linear head."""
 
@@ -96,7 +89,7 @@ def _create(cls, arch: str, pretrained: bool = False, num_classes: int = 1000,
         return VisionMLPFeatures(backbone)
     backbone = cls(arch, in_channels=in_chans, out_indices=-1, **kwargs)
     model = VisionMLPClassifier(backbone, num_classes)
-    size = _pretraining_size(backbone)
+    size = backbone.pretraining_size
     model.pretrained_cfg = model.default_cfg = dict(
         num_classes=num_classes, input_size=(in_chans, size, size), pool_size=None,
         mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), first_conv=None,

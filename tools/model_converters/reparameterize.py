@@ -42,12 +42,6 @@ def reparameterize(model: torch.nn.Module) -> int:
     return len(convertible)
 
 
-def check_input_size(backbone: torch.nn.Module) -> int:
-    """An input size that exercises several partitions and padding: 1.5x the pretraining size."""
-    partition = getattr(backbone, 'arch_settings', {}).get('partition_sizes', [56])[0]
-    return partition * 4 * 3 // 2
-
-
 def main():
     args = parse_args()
     if osp.abspath(args.out) == osp.abspath(args.checkpoint):
@@ -63,7 +57,8 @@ def main():
 
     model = build_config_model(cfg)
     checkpoint = load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
-    size = check_input_size(model.backbone)
+    # several partitions and padding: 1.5x the pretraining size
+    size = getattr(model.backbone, 'pretraining_size', 224) * 3 // 2
     x = torch.randn(1, 3, size, size + 32)
     with torch.no_grad():
         before = model.backbone(x)

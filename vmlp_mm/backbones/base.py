@@ -66,6 +66,8 @@ class VisionMLPBackbone(BaseModule):
             prefix='backbone.')``.
     """
     arch_zoo: Dict[str, dict] = {}
+    #: input size the official weights were trained at (RepMLPNet's depends on the arch)
+    pretraining_size: int = 224
 
     def __init__(self,
                  arch: Union[str, dict],

@@ -289,6 +289,11 @@ class RepMLPNet(VisionMLPBackbone):
         self._add_out_norms(norm_layer=nn.BatchNorm2d)
         self._freeze_stages()
 
+    @property
+    def pretraining_size(self) -> int:
+        """The partitions are the stage maps at the pretraining size (224 or 256)."""
+        return self.arch_settings['partition_sizes'][0] * 4
+
     def switch_to_deploy(self) -> None:
         """Locality injection: fold every block's conv branches and BNs into its partition FC.
 

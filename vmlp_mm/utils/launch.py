@@ -49,10 +49,9 @@ def destroy_distributed(synchronize: bool = True) -> None:
 
     Left to interpreter shutdown, gloo's worker threads can still be alive when their C++ objects
     are destroyed, and the process aborts ('terminate called without an active exception') after
-    a run that finished, failing the whole torchrun job; a rank that tears down while another is
-    still in a collective (rank 0 saves the last checkpoint alone) does the same. So after a
-    successful run all ranks meet at a barrier first; after an error they do not wait (the other
-    ranks may never arrive).
+    a run that finished, failing the whole torchrun job. After a successful run all ranks meet at
+    a barrier first, so none tears down while another still communicates; after an error they do
+    not wait (the other ranks may never arrive).
     """
     if dist.is_available() and dist.is_initialized():
         # DDP's reducer keeps the group and its last async work (tensors with Python
