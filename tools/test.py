@@ -16,6 +16,8 @@ def parse_args():
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='where the evaluation log goes')
     parser.add_argument('--out-metrics', help='also write the metrics to this JSON file')
+    parser.add_argument('--amp', action='store_true',
+                        help='inference under autocast (float16 on a GPU, bfloat16 on CPU)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -32,6 +34,8 @@ def main():
         raise FileNotFoundError(f'no checkpoint at {args.checkpoint}')
     cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
     cfg.load_from = args.checkpoint
+    if args.amp:  # mmengine's TestLoop autocasts with fp16=True: float16 on GPU, bfloat16 on CPU
+        cfg.test_cfg = dict(cfg.get('test_cfg') or {}, fp16=True)
     try:
         # no reference to the runner survives the call (its DDP model must be freed before
         # the process group goes)

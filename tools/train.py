@@ -7,6 +7,7 @@ import argparse
 import os
 import os.path as osp
 
+import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
@@ -21,7 +22,12 @@ def parse_args():
     parser.add_argument('--resume', nargs='?', const='auto', default=None,
                         help='resume from this checkpoint, or from the latest one in the work '
                         'dir when given without a path')
-    parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
+    parser.add_argument('--amp', action='store_true',
+                        help='automatic mixed precision: on a GPU float16 autocast with dynamic '
+                        'loss scaling (AmpOptimWrapper), on CPU bfloat16 autocast without loss '
+                        'scaling (vmlp_mm.CPUAmpOptimWrapper)')
+    parser.add_argument('--amp-dtype', choices=['float16', 'bfloat16'],
+                        help='autocast dtype of --amp (GPU default float16; CPU: bfloat16 only)')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr by the actual total batch size (auto_scale_lr)')
     parser.add_argument('--no-validate', action='store_true', help='skip validation')
@@ -38,11 +44,9 @@ def parse_args():
 def build_config(args) -> Config:
     cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
     if args.amp:
-        optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if optim_wrapper not in ('OptimWrapper', 'AmpOptimWrapper'):
-            raise ValueError(f'--amp needs an OptimWrapper, the config uses {optim_wrapper}')
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        set_amp(cfg, args.amp_dtype)
+    elif args.amp_dtype:
+        raise ValueError('--amp-dtype needs --amp')
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
@@ -56,6 +60,25 @@ def build_config(args) -> Config:
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     return cfg
+
+
+def set_amp(cfg: Config, dtype: str = None) -> None:
+    """``--amp``: the config's OptimWrapper becomes mmengine's AmpOptimWrapper on a GPU, or our
+    CPUAmpOptimWrapper on CPU (mmengine's refuses to run there)."""
+    wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if wrapper not in ('OptimWrapper', 'AmpOptimWrapper', 'vmlp_mm.CPUAmpOptimWrapper'):
+        raise ValueError(f'--amp needs an OptimWrapper, the config uses {wrapper}')
+    if torch.cuda.is_available():
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.dtype = dtype or 'float16'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        return
+    if dtype == 'float16':
+        raise ValueError('--amp-dtype float16 needs a GPU (loss scaling); on CPU --amp trains '
+                         'in bfloat16: leave --amp-dtype out or pass bfloat16')
+    cfg.optim_wrapper.type = 'vmlp_mm.CPUAmpOptimWrapper'
+    cfg.optim_wrapper.pop('loss_scale', None)
+    cfg.optim_wrapper.dtype = 'bfloat16'
 
 
 def main():

@@ -8,6 +8,7 @@ from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
+from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
 from mmengine.registry import Registry
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope='vmlp_mm',
@@ -16,6 +17,8 @@ HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='vmlp_mm', locations=['vml
 OPTIM_WRAPPER_CONSTRUCTORS = Registry('optim wrapper constructor',
                                       parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
                                       scope='vmlp_mm', locations=['vmlp_mm.engine'])
+OPTIM_WRAPPERS = Registry('optim wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope='vmlp_mm',
+                          locations=['vmlp_mm.engine'])
 # datasets need mmpretrain: imported only when a config builds one (not by ``import vmlp_mm``)
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='vmlp_mm',
                     locations=['vmlp_mm.datasets.zip_imagenet'])

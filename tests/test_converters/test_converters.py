@@ -17,7 +17,8 @@ def state_dict_from_manifest(path):
     with open(path) as f:
         entries = json.load(f)
     gen = torch.Generator().manual_seed(0)
-    return {key: relative_offsets(int(shape[0]**0.5)) if key.endswith('rel_indices')
+    return {key: relative_offsets(int(shape[0]**0.5), int(shape[0]**0.5)).permute(1, 2, 0)
+            if key.endswith('rel_indices')
             else torch.randn(shape, generator=gen) for key, shape in entries}
 
 

@@ -88,7 +88,7 @@ def test_reference_used_with_one_warning_without_ext(monkeypatch):
     import importlib
     module = importlib.import_module('vmlp_mm.ops.shift_mix')
     ext_loader = importlib.import_module('vmlp_mm.ops.ext_loader')
-    monkeypatch.setattr(module, '_KERNEL_AVAILABLE', False)
+    monkeypatch.setattr(module.SHIFT_MIX, 'available', False)
     ext_loader.warn_reference_used.cache_clear()
     args, shifts, ks = make_args(1, 10, 4, 4, [1, 3, 3, 5, 7], torch.float64, 'cpu')
     with pytest.warns(UserWarning, match='reference'):

@@ -2,7 +2,8 @@
 Vision MLP" (Wang et al., ACM MM 2022); official code Zhicaiwww/PosMLP.
 """
 from collections import OrderedDict
-from typing import Optional
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -15,29 +16,102 @@ from .base import VisionMLPBackbone, VisionMLPStage
 from .layers import LayerNorm2d
 
 
-def relative_offsets(window_size: int) -> torch.Tensor:
-    """``[N, N, 5]`` features ``(dx, dy, dx^2, dy^2, dx*dy)`` of target token m and source n of
-    a window (token t = row * ws + col), with the official signs: ``dx = col(n) - col(m)`` but
-    ``dy = row(m) - row(n)``; the learned centres carry these signs."""
-    rows, cols = torch.arange(window_size).repeat_interleave(window_size), torch.arange(
-        window_size).repeat(window_size)
-    dx = (cols[None, :] - cols[:, None]).float()
-    dy = (rows[:, None] - rows[None, :]).float()
-    return torch.stack([dx, dy, dx * dx, dy * dy, dx * dy], dim=-1)
+def relative_offsets(rows: int, cols: int) -> torch.Tensor:
+    """``[5, N, N]`` features ``(dx, dy, dx^2, dy^2, dx*dy)`` of source n relative to target m
+    in a ``rows x cols`` window (token t = row * cols + col), with the official signs:
+    ``dx = col(n) - col(m)`` but ``dy = row(m) - row(n)``; the learned centres carry these
+    signs."""
+    row = torch.arange(rows).repeat_interleave(cols)
+    col = torch.arange(cols).repeat(rows)
+    dx = (col[None, :] - col[:, None]).float()
+    dy = (row[:, None] - row[None, :]).float()
+    return torch.stack([dx, dy, dx * dx, dy * dy, dx * dy])
+
+
+@dataclass(frozen=True)
+class WindowGrid:
+    """How a stage cuts its ``height x width`` map into windows of (at most) ``window``.
+
+    The windows tile the map from the top-left; where a side is not a multiple of the window,
+    the last row/column of windows is smaller (a ragged edge) instead of padded. The grid has up
+    to four regions of equal windows (full, right edge, bottom edge, corner); tokens are laid
+    out region by region, window by window, row-major inside a window, as ``[B, T, C]``.
+
+    A ragged window holds the real tokens of what used to be a padded, masked window: its
+    softmax over sources and its token bias (the top-left crop) are exactly the masked ones, but
+    nothing is computed for padding and no masked row can underflow to 0/0.
+    """
+    height: int
+    width: int
+    window: Tuple[int, int]
+
+    @property
+    def regions(self) -> List[Tuple[slice, slice, int, int]]:
+        """``(rows, cols, window_rows, window_cols)`` of each non-empty region."""
+        (wh, ww), h, w = self.window, self.height, self.width
+        full_h, full_w = h - h % wh, w - w % ww
+        bands = [(slice(0, full_h), wh), (slice(full_h, h), h - full_h)]
+        columns = [(slice(0, full_w), ww), (slice(full_w, w), w - full_w)]
+        return [(rs, cs, a, b) for rs, a in bands for cs, b in columns
+                if rs.stop > rs.start and cs.stop > cs.start]
+
+    def tile(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, C, H, W]`` -> ``[B, T, C]`` windowed tokens."""
+        n, c = x.shape[:2]
+        parts = []
+        for rs, cs, a, b in self.regions:
+            part = x[:, :, rs, cs]
+            rows, cols = part.shape[2] // a, part.shape[3] // b
+            parts.append(part.reshape(n, c, rows, a, cols, b).permute(0, 2, 4, 3, 5, 1)
+                         .reshape(n, -1, c))
+        return parts[0] if len(parts) == 1 else torch.cat(parts, 1)
+
+    def untile(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`tile`."""
+        n, _, c = tokens.shape
+        regions = self.regions
+        parts = tokens.split([(rs.stop - rs.start) * (cs.stop - cs.start)
+                              for rs, cs, _, _ in regions], 1)
+        bands, band_start = [], None  # regions come band by band, left to right
+        for part, (rs, cs, a, b) in zip(parts, regions):
+            rows, cols = (rs.stop - rs.start) // a, (cs.stop - cs.start) // b
+            part = part.reshape(n, rows, cols, a, b, c).permute(0, 5, 1, 3, 2, 4).reshape(
+                n, c, rows * a, cols * b)
+            if rs.start != band_start:
+                bands.append([])
+                band_start = rs.start
+            bands[-1].append(part)
+        bands = [band[0] if len(band) == 1 else torch.cat(band, 3) for band in bands]
+        return bands[0] if len(bands) == 1 else torch.cat(bands, 2)
+
+    def windows(self, tokens: torch.Tensor):
+        """Yields ``([B, windows, a * b, C]`` view, ``a``, ``b)`` per region."""
+        n, _, c = tokens.shape
+        regions = self.regions
+        parts = tokens.split([(rs.stop - rs.start) * (cs.stop - cs.start)
+                              for rs, cs, _, _ in regions], 1)
+        for part, (_, _, a, b) in zip(parts, regions):
+            yield part.view(n, -1, a * b, c), a, b
 
 
 class QuadraticPositionalMixing(nn.Module):
-    """PosMLP's GQPE token mixing inside ``ws x ws`` windows.
+    """PosMLP's GQPE token mixing inside windows.
 
     Channel ``c`` belongs to group ``c mod G`` (interleaved, as the official einops pattern).
     Group g mixes the tokens of a window with ``P_g = softmax_n(-(v - mu_g)^T S_g S_g^T
     (v - mu_g) / 2)`` over the relative offsets ``v = (dx, dy)`` of source n from target m, then
-    adds a bias per target token. Tokens marked as padding are excluded from the softmax (their
-    weights are renormalised over the real sources), so padding a map to whole windows does not
-    change the real tokens' outputs.
+    adds a bias per target token.
+
+    The maps are a function of the offsets, so they exist for any window shape; the token bias
+    is learned for the ``window_size`` square and is resized (bilinear) for a grid whose full
+    windows have another shape, then cropped to a ragged window's top-left part.
+
+    The scores and the softmax are computed in float32 whatever the parameters' and inputs'
+    dtype (offsets up to the window side, squared, lose whole units in bfloat16); the mixing GEMM
+    runs in the inputs' dtype.
 
     Args:
-        window_size: side of the windows.
+        window_size: side of the windows the weights were trained with.
         groups: number of positional maps ``G`` (divides the channels).
     """
 
@@ -50,42 +124,50 @@ class QuadraticPositionalMixing(nn.Module):
         self.spreads = nn.Parameter(torch.eye(2).repeat(groups, 1, 1)
                                     + torch.randn(groups, 2, 2) * 1e-2)
         self.token_bias = nn.Parameter(torch.zeros(window_size**2))
-        # recomputed, not saved: the official checkpoints' copy (rel_indices) is dropped
-        self.register_buffer('offsets', relative_offsets(window_size), persistent=False)
 
-    def position_maps(self) -> torch.Tensor:
-        """``[G, N, N]``: row m holds target m's weights over the source tokens."""
-        inv_cov = self.spreads @ self.spreads.transpose(1, 2)
-        a, b, c, d = inv_cov[:, 0, 0], inv_cov[:, 0, 1], inv_cov[:, 1, 1], inv_cov[:, 1, 0]
-        mu_x, mu_y = self.centers[:, 0], self.centers[:, 1]
-        # -(v - mu)^T A (v - mu) / 2 without its constant, on (dx, dy, dx^2, dy^2, dx dy)
-        coefficients = torch.stack([a * mu_x + b * mu_y, c * mu_y + d * mu_x, -a / 2, -c / 2,
-                                    -(b + d) / 2], dim=-1)
-        scores = torch.einsum('mnf,gf->gmn', self.offsets.to(coefficients.dtype), coefficients)
-        return scores.softmax(-1)
+    def position_maps(self, rows: int, cols: int) -> torch.Tensor:
+        """``[G, N, N]`` maps of a ``rows x cols`` window (float32, or float64 for float64
+        parameters): row m holds target m's weights over the source tokens."""
+        dtype = torch.promote_types(self.centers.dtype, torch.float32)
+        with torch.autocast(self.centers.device.type, enabled=False):
+            spreads, centers = self.spreads.to(dtype), self.centers.to(dtype)
+            inv_cov = spreads @ spreads.transpose(1, 2)
+            a, b, c, d = inv_cov[:, 0, 0], inv_cov[:, 0, 1], inv_cov[:, 1, 1], inv_cov[:, 1, 0]
+            mu_x, mu_y = centers[:, 0], centers[:, 1]
+            # -(v - mu)^T A (v - mu) / 2 without its constant, on (dx, dy, dx^2, dy^2, dx dy):
+            # one [G, 5] @ [5, N * N] GEMM, which keeps nothing of size G * N^2 for backward
+            coefficients = torch.stack([a * mu_x + b * mu_y, c * mu_y + d * mu_x, -a / 2,
+                                        -c / 2, -(b + d) / 2], dim=-1)
+            features = relative_offsets(rows, cols).to(coefficients)
+            scores = coefficients @ features.view(5, -1)
+            return scores.view(self.groups, rows * cols, rows * cols).softmax(-1)
 
-    def forward(self, u: torch.Tensor, gate: torch.Tensor,
-                real: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Returns ``mix(u) * gate``.
+    def window_bias(self, window: Tuple[int, int]) -> torch.Tensor:
+        """``[a, b]`` token bias of a grid's full windows of shape ``window``."""
+        ws = self.window_size
+        bias = self.token_bias.view(1, 1, ws, ws)
+        if tuple(window) != (ws, ws):
+            bias = F.interpolate(bias.float(), size=tuple(window), mode='bilinear',
+                                 align_corners=False).to(bias.dtype)
+        return bias[0, 0]
 
-        Args:
-            u: ``[B, W, N, C]`` tokens of W windows.
-            gate: ``[B, W, N, C]``, multiplied into the output.
-            real: ``[W, N]`` 1 for real tokens, 0 for padding; None when nothing is padded.
-        """
-        b, w, n, c = u.shape
+    def forward(self, u: torch.Tensor, gate: torch.Tensor, grid: WindowGrid) -> torch.Tensor:
+        """Returns ``mix(u) * gate`` for ``[B, T, C]`` tokens laid out by ``grid``."""
+        b, _, c = u.shape
         g = self.groups
-        maps = self.position_maps()
-        if real is not None:
-            u = u * real.view(1, w, n, 1)
-        # one batched GEMM per group: [G, N, N] @ [G, N, B * W * C / G]
-        grouped = u.reshape(b, w, n, c // g, g).permute(4, 2, 0, 1, 3).reshape(g, n, -1)
-        mixed = torch.bmm(maps, grouped).view(g, n, b, w, c // g)
-        if real is not None:
-            # the softmax restricted to real sources: divide by the real sources' weight
-            mixed = mixed / (maps @ real.t().to(maps.dtype)).view(g, n, 1, w, 1)
-        mixed = mixed.permute(2, 3, 1, 4, 0).reshape(b, w, n, c)
-        return (mixed + self.token_bias.view(1, 1, n, 1)) * gate
+        bias = self.window_bias(grid.window)
+        outputs = []
+        for (window, rows, cols), (window_gate, _, _) in zip(grid.windows(u),
+                                                             grid.windows(gate)):
+            n = rows * cols
+            maps = self.position_maps(rows, cols).to(u.dtype)
+            # one batched GEMM over the groups: [G, N, N] @ [G, N, B * W * C / G]
+            grouped = window.reshape(b, -1, n, c // g, g).permute(4, 2, 0, 1, 3).reshape(g, n, -1)
+            mixed = torch.bmm(maps, grouped).view(g, n, b, -1, c // g)
+            mixed = mixed.permute(2, 3, 1, 4, 0).reshape(b, -1, n, c)
+            token_bias = bias[:rows, :cols].reshape(1, 1, n, 1).to(mixed.dtype)
+            outputs.append(((mixed + token_bias) * window_gate).view(b, -1, c))
+        return outputs[0] if len(outputs) == 1 else torch.cat(outputs, 1)
 
 
 class PosMLPBlock(nn.Module):
@@ -105,47 +187,60 @@ class PosMLPBlock(nn.Module):
         self.drop = nn.Dropout(drop)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
-    def forward(self, x: torch.Tensor, real: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, grid: WindowGrid) -> torch.Tensor:
         u, v = self.act(self.fc1(self.norm(x))).chunk(2, dim=-1)
-        return x + self.drop_path(self.drop(self.fc2(self.token_mixer(u, v, real))))
+        return x + self.drop_path(self.drop(self.fc2(self.token_mixer(u, v, grid))))
 
 
 class PosMLPStage(VisionMLPStage):
-    """Downsampling (stages 1-3), then the blocks on windows of the stage's window size.
+    """Downsampling (stages 1-3), then the blocks on the windows of the stage's
+    :class:`WindowGrid`, cut once for the stage.
 
-    The map is padded at the bottom/right to whole windows once for the stage and cropped back
-    at its end; padded tokens are excluded from every block's token mixing (see
-    :class:`QuadraticPositionalMixing`). The other operations are per token, so the real tokens'
-    outputs do not depend on the padding.
+    Windowed stages use windows of ``window_size`` at every input size (ragged at the bottom and
+    right edges). A global stage -- one whose window covers the whole map at the pretraining size
+    -- covers the whole map at any size, as long as that is at most ``max_window_tokens`` tokens;
+    a larger map is cut into the fewest near-equal windows within that budget.
+
+    Args:
+        window_size: the window side the weights were trained with.
+        global_mixing: whether the stage's window covers the whole map (see above).
+        max_window_tokens: the budget of a global stage's window.
     """
 
     def __init__(self, blocks, downsample: Optional[nn.Module], window_size: int,
+                 global_mixing: bool = False, max_window_tokens: int = 1024,
                  with_cp: bool = False):
         super().__init__(blocks, downsample, with_cp)
         self.window_size = window_size
+        self.global_mixing = global_mixing
+        self.max_window_tokens = max_window_tokens
+
+    def grid(self, height: int, width: int) -> WindowGrid:
+        if not self.global_mixing:
+            return WindowGrid(height, width, (self.window_size, self.window_size))
+        # fewest windows (then the squarest) whose full windows fit the budget
+        best = None
+        for rows in range(1, height + 1):
+            wh = -(-height // rows)
+            cols = -(-width // max(1, self.max_window_tokens // wh))
+            ww = -(-width // cols)
+            if wh * ww <= self.max_window_tokens:
+                key = (rows * cols, abs(wh - ww))
+                if best is None or key < best[0]:
+                    best = (key, (wh, ww))
+        return WindowGrid(height, width, best[1])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.downsample is not None:
             x = self.downsample(x)
-        n, c, h, w = x.shape
-        ws = self.window_size
-        rows, cols = -(-h // ws), -(-w // ws)
-        real = None
-        if rows * ws != h or cols * ws != w:
-            x = F.pad(x, (0, cols * ws - w, 0, rows * ws - h))
-            real = F.pad(x.new_ones(1, 1, h, w), (0, cols * ws - w, 0, rows * ws - h))
-            real = real.view(rows, ws, cols, ws).permute(0, 2, 1, 3).reshape(rows * cols, ws * ws)
-        # [N, W, ws * ws, C] windows (row-major within a window)
-        x = x.view(n, c, rows, ws, cols, ws).permute(0, 2, 4, 3, 5, 1).reshape(
-            n, rows * cols, ws * ws, c)
+        grid = self.grid(*x.shape[2:])
+        x = grid.tile(x)
         for block in self.blocks:
             if self.with_cp and x.requires_grad:
-                x = torch.utils.checkpoint.checkpoint(block, x, real, use_reentrant=False)
+                x = torch.utils.checkpoint.checkpoint(block, x, grid, use_reentrant=False)
             else:
-                x = block(x, real)
-        x = x.view(n, rows, cols, ws, ws, c).permute(0, 5, 1, 3, 2, 4).reshape(
-            n, c, rows * ws, cols * ws)
-        return x[:, :, :h, :w]
+                x = block(x, grid)
+        return grid.untile(x)
 
 
 class ExpandingDownsample(nn.Module):
@@ -172,10 +267,19 @@ class PosMLP(VisionMLPBackbone):
 
     Structure: a conv stem (3x3 s2, BN, GELU, 3x3 s2, BN, GELU, 1x1, BN; BN eps 1e-6); per
     stage an expanding 3x3 s2 conv + LayerNorm (stages 1-3), then blocks inside windows of
-    ``window_sizes`` (14, 14, 14, 7). Any input size works: stages pad to whole windows, mask the
-    padding out of the token mixing and crop back (at multiples of 224 nothing is padded and
-    outputs equal the official model's, which accepts only those). Note that the windows make the
-    mixing local at dense-prediction sizes (stage 3 is global at 224), as in the official model.
+    ``window_sizes`` (14, 14, 14, 7).
+
+    Resolution policy: at the pretraining size (224; the nano arch: 64, the digits demo) stages 3
+    and 4 mix globally (one 14x14 window on the 14x14 map, one 7x7 on 7x7) and stages 1-2 in
+    windows. ``dense_policy='global'`` (default) keeps that structure at any size: the global
+    stages' window grows with the map (positional maps evaluated at the new offsets, token bias
+    resized bilinearly) up to ``max_window_tokens`` tokens, beyond which the map is cut into the
+    fewest near-equal windows within that budget; windowed stages keep their window.
+    ``dense_policy='windowed'`` keeps the trained window everywhere (purely local mixing at
+    dense-prediction sizes). Either way a map that is not a multiple of its window gets smaller
+    windows at its bottom/right edge (exactly the old padded-and-masked windows, without the
+    padding), and at multiples of 224 outputs equal the official model's (which accepts only
+    those).
 
     Outputs (strides 4/8/16/32, channels ``arch['channels']``: T 96/192/384/768, S
     128/256/512/1024): each stage's map, through a LayerNorm ``norm{i}`` (eps 1e-6). The official
@@ -186,6 +290,15 @@ class PosMLP(VisionMLPBackbone):
         arch: ``'T'``, ``'S'``, ``'nano'`` or a dict with keys ``channels``, ``depths``,
             ``mlp_ratios``, ``window_sizes``, ``groups`` (positional maps per stage).
         drop_rate: dropout after each block's output projection (official training: 0.02333).
+        dense_policy: ``'global'`` or ``'windowed'`` (above).
+        max_window_tokens: largest window of a global stage. The default, 1024 (32 x 32), keeps
+            stage 3 global on the 512 x 512 crops of ADE20K; its positional maps take
+            ``G * N^2`` floats per block (128 MiB for the 32 groups of T/S, kept for backward:
+            2.3 GiB for stage 3's 18 blocks) and its mixing costs ``N`` multiply-adds per token
+            and channel, 5x stage 3's at 224. A 800 x 1216 detection input (50 x 76 tokens at
+            stage 3) then mixes in 4 windows of 25 x 38.
+        pretraining_size: input size of the weights (default: 224; nano: 64); decides which
+            stages are global.
         **kwargs: the :class:`VisionMLPBackbone` arguments.
     """
     arch_zoo = {
@@ -199,13 +312,23 @@ class PosMLP(VisionMLPBackbone):
             'groups': [8, 16, 32, 64]}),
         'nano': {
             'channels': [32, 64, 128, 256], 'depths': [2, 2, 2, 2],
-            'mlp_ratios': [4, 4, 4, 2], 'window_sizes': [8, 8, 4, 2],
+            # at its 64 x 64 pretraining (16/8/4/2 maps): 4 windows in stages 1 and 2, one
+            # covering the map in stages 3 and 4, as T/S at 224
+            'mlp_ratios': [4, 4, 4, 2], 'window_sizes': [8, 4, 4, 2],
             'groups': [4, 8, 16, 32]},
     }
 
-    def __init__(self, arch='T', drop_rate: float = 0., **kwargs):
+    def __init__(self, arch='T', drop_rate: float = 0., dense_policy: str = 'global',
+                 max_window_tokens: int = 1024, pretraining_size: Optional[int] = None,
+                 **kwargs):
         kwargs.setdefault('gap_before_final_norm', False)  # the official order: norm, then pool
         super().__init__(arch, **kwargs)
+        if dense_policy not in ('global', 'windowed'):
+            raise ValueError(f"dense_policy must be 'global' or 'windowed', got {dense_policy!r}")
+        if not isinstance(max_window_tokens, int) or max_window_tokens < 1:
+            raise ValueError(f'max_window_tokens must be a positive int, got {max_window_tokens!r}')
+        self.dense_policy = dense_policy
+        self.pretraining_size = pretraining_size or (64 if str(arch).lower() == 'nano' else 224)
         settings = self.arch_settings
         for i, (channels, groups) in enumerate(zip(self.channels, settings['groups'])):
             hidden = int(settings['mlp_ratios'][i] * channels) // 2
@@ -221,15 +344,19 @@ class PosMLP(VisionMLPBackbone):
             conv3=nn.Conv2d(c0, c0, 1),
             bn3=nn.BatchNorm2d(c0, eps=1e-6)))
         self.stages = nn.ModuleList()
+        side = -(-self.pretraining_size // 4)  # the stage's map side at the pretraining size
         for i, (channels, depth) in enumerate(zip(self.channels, self.depths)):
+            side = side if i == 0 else -(-side // 2)
+            window_size = settings['window_sizes'][i]
             downsample = ExpandingDownsample(self.channels[i - 1], channels) if i > 0 else None
             blocks = [
                 PosMLPBlock(channels, settings['window_sizes'][i], settings['groups'][i],
                             settings['mlp_ratios'][i], drop_rate, self.drop_path_rates[i][j])
                 for j in range(depth)
             ]
-            self.stages.append(PosMLPStage(blocks, downsample, settings['window_sizes'][i],
-                                           self.with_cp))
+            global_mixing = dense_policy == 'global' and side <= window_size
+            self.stages.append(PosMLPStage(blocks, downsample, window_size, global_mixing,
+                                           max_window_tokens, self.with_cp))
         self._add_out_norms(eps=1e-6)
         self._init_official()
         self._freeze_stages()

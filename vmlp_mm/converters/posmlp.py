@@ -70,7 +70,8 @@ def convert(state_dict: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor
     arch = infer_arch(state_dict)
     for key, value in state_dict.items():
         if re.search(_REL_INDICES, key):
-            expected = relative_offsets(int(round(value.shape[0]**0.5)))
+            side = int(round(value.shape[0]**0.5))
+            expected = relative_offsets(side, side).permute(1, 2, 0)  # official: [N, N, 5]
             if value.shape != expected.shape or not torch.equal(value.float(), expected):
                 raise CheckpointMismatchError(
                     f'{key} differs from the GQPE offsets (dx, dy, dx^2, dy^2, dx*dy): not a '

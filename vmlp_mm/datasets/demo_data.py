@@ -7,6 +7,9 @@
   ``annotations/{training,validation}/*.png`` (0 = background, 1..3 = shapes).
 - ``shapes_coco``: the same kind of scenes with instance polygons, in the COCO layout
   ``{train,val}2017/*.jpg`` + ``annotations/instances_{train,val}2017.json``.
+- ``shapes_far``: a long-range dense task in the ADE20K layout: a cue shape near the left edge
+  and a target shape near the right edge, 56-96 pixels apart; both are labelled with the cue's
+  class, so the target's label is decided by a shape far away (its own shape is random).
 """
 import json
 import os
@@ -37,27 +40,58 @@ def make_digits(root: str, size: int = 64, val_fraction: float = 0.2, seed: int 
                 cv2.imwrite(osp.join(folder, f'{n:04d}.png'), cv2.cvtColor(image, cv2.COLOR_GRAY2BGR))
 
 
+def _shape_polygon(rng: np.random.Generator, cls: int, cx: float, cy: float,
+                   radius: float) -> np.ndarray:
+    if SHAPE_CLASSES[cls] == 'square':
+        angles = np.deg2rad(45 + rng.uniform(0, 90) + np.arange(4) * 90)
+    elif SHAPE_CLASSES[cls] == 'circle':
+        angles = np.linspace(0, 2 * np.pi, 32, endpoint=False)
+    else:
+        angles = np.deg2rad(rng.uniform(0, 120) + np.arange(3) * 120)
+    return np.stack([cx + radius * np.cos(angles), cy + radius * np.sin(angles)], 1)
+
+
+def _background(rng: np.random.Generator, size: int) -> np.ndarray:
+    base = rng.integers(40, 200, size=3)
+    noise = rng.normal(0, 18, size=(size, size, 3))
+    return np.clip(base + noise, 0, 255).astype(np.uint8)
+
+
+def _draw(rng: np.random.Generator, image: np.ndarray, cls: int, polygon: np.ndarray) -> None:
+    color = np.clip(np.array(SHAPE_COLORS[cls]) + rng.integers(-30, 30, size=3), 0, 255)
+    cv2.fillPoly(image, [np.round(polygon).astype(np.int32)], [int(c) for c in color[::-1]])
+
+
 def _render_scene(rng: np.random.Generator, size: int) -> Tuple[np.ndarray, List[tuple]]:
     """A textured background with 1-3 shapes; returns the BGR image and (class, polygon) pairs
     in drawing order (later shapes occlude earlier ones)."""
-    base = rng.integers(40, 200, size=3)
-    noise = rng.normal(0, 18, size=(size, size, 3))
-    image = np.clip(base + noise, 0, 255).astype(np.uint8)
+    image = _background(rng, size)
     objects = []
     for _ in range(rng.integers(1, 4)):
         cls = int(rng.integers(len(SHAPE_CLASSES)))
         radius = float(rng.uniform(size * 0.1, size * 0.22))
         cx, cy = rng.uniform(radius, size - radius, size=2)
-        if SHAPE_CLASSES[cls] == 'square':
-            angles = np.deg2rad(45 + rng.uniform(0, 90) + np.arange(4) * 90)
-        elif SHAPE_CLASSES[cls] == 'circle':
-            angles = np.linspace(0, 2 * np.pi, 32, endpoint=False)
-        else:
-            angles = np.deg2rad(rng.uniform(0, 120) + np.arange(3) * 120)
-        polygon = np.stack([cx + radius * np.cos(angles), cy + radius * np.sin(angles)], 1)
-        color = np.clip(np.array(SHAPE_COLORS[cls]) + rng.integers(-30, 30, size=3), 0, 255)
-        cv2.fillPoly(image, [np.round(polygon).astype(np.int32)], [int(c) for c in color[::-1]])
+        polygon = _shape_polygon(rng, cls, cx, cy, radius)
+        _draw(rng, image, cls, polygon)
         objects.append((cls, polygon))
+    return image, objects
+
+
+def _render_far_scene(rng: np.random.Generator, size: int) -> Tuple[np.ndarray, List[tuple]]:
+    """A cue shape in the left fifth and a target shape of random class in the right fifth,
+    shown in a neutral grey: only its shape tells the cue's class; the target is labelled with
+    it."""
+    image = _background(rng, size)
+    cue = int(rng.integers(len(SHAPE_CLASSES)))
+    objects = []
+    for cls, (low, high) in ((cue, (0.12, 0.2)), (int(rng.integers(len(SHAPE_CLASSES))),
+                                                   (0.8, 0.88))):
+        radius = float(rng.uniform(size * 0.07, size * 0.1))
+        cx, cy = rng.uniform(low * size, high * size), rng.uniform(radius, size - radius)
+        polygon = _shape_polygon(rng, cls, cx, cy, radius)
+        grey = int(rng.integers(0, 2)) * 200 + int(rng.integers(0, 40))
+        cv2.fillPoly(image, [np.round(polygon).astype(np.int32)], (grey, grey, grey))
+        objects.append((cue, polygon))
     return image, objects
 
 
@@ -69,13 +103,13 @@ def _label_map(objects, size: int) -> np.ndarray:
 
 
 def make_shapes_ade(root: str, num_train: int = 240, num_val: int = 60, size: int = 128,
-                    seed: int = 1) -> None:
+                    seed: int = 1, render=_render_scene) -> None:
     rng = np.random.default_rng(seed)
     for split, count in (('training', num_train), ('validation', num_val)):
         os.makedirs(osp.join(root, 'images', split), exist_ok=True)
         os.makedirs(osp.join(root, 'annotations', split), exist_ok=True)
         for n in range(count):
-            image, objects = _render_scene(rng, size)
+            image, objects = render(rng, size)
             cv2.imwrite(osp.join(root, 'images', split, f'{n:05d}.jpg'), image)
             cv2.imwrite(osp.join(root, 'annotations', split, f'{n:05d}.png'),
                         _label_map(objects, size))
@@ -114,9 +148,15 @@ def make_shapes_coco(root: str, num_train: int = 240, num_val: int = 60, size: i
             json.dump(dict(images=images, annotations=annotations, categories=categories), f)
 
 
+def make_shapes_far(root: str, num_train: int = 240, num_val: int = 60, size: int = 128,
+                    seed: int = 3) -> None:
+    make_shapes_ade(root, num_train, num_val, size, seed, render=_render_far_scene)
+
+
 def make_demo_data(root: str = 'data/demo', force: bool = False) -> str:
-    """Make all three sets under ``root`` (skipping those already there unless ``force``)."""
-    makers = {'digits': make_digits, 'shapes_ade': make_shapes_ade, 'shapes_coco': make_shapes_coco}
+    """Make all sets under ``root`` (skipping those already there unless ``force``)."""
+    makers = {'digits': make_digits, 'shapes_ade': make_shapes_ade, 'shapes_coco': make_shapes_coco,
+              'shapes_far': make_shapes_far}
     for name, maker in makers.items():
         target = osp.join(root, name)
         done = osp.join(target, '.complete')

@@ -1,4 +1,5 @@
+from .amp import CPUAmpOptimWrapper
 from .hooks import StrictCheckpointHook
 from .optim_constructor import LayerDecayOptimWrapperConstructor
 
-__all__ = ['LayerDecayOptimWrapperConstructor', 'StrictCheckpointHook']
+__all__ = ['CPUAmpOptimWrapper', 'LayerDecayOptimWrapperConstructor', 'StrictCheckpointHook']

@@ -15,7 +15,7 @@ operand load would need a custom GEMM for a few percent of the traffic.
 """
 import torch
 
-from .ext_loader import has_op, warn_reference_used
+from .kernel_op import KernelOp
 
 AXES = {'h': 1, 'w': 2}
 
@@ -28,9 +28,14 @@ def offset_sample_reference(x: torch.Tensor, offset: torch.Tensor, axis: int) ->
     if x.dim() != 4 or offset.shape[:3] != x.shape[:3] or channels % groups:
         raise ValueError(f'offset {tuple(offset.shape)} does not fit x {tuple(x.shape)}: expected '
                          '[B, H, W, C / S] for channels-last x [B, H, W, C]')
+    if offset.dtype != x.dtype:
+        raise TypeError(f'offset_sample: offset is {offset.dtype} but x is {x.dtype}; pass both '
+                        'in one dtype (under torch.autocast the offsets are cast to x\'s dtype)')
     size = x.shape[axis]
-    delta = offset.repeat_interleave(channels // groups, dim=-1)
-    coords = torch.arange(size, device=x.device, dtype=x.dtype).view(
+    # positions and weights in float32 at least: in bfloat16, 200 + 0.3 is a whole pixel
+    opmath = torch.promote_types(x.dtype, torch.float32)
+    delta = offset.to(opmath).repeat_interleave(channels // groups, dim=-1)
+    coords = torch.arange(size, device=x.device, dtype=opmath).view(
         [size if d == axis else 1 for d in range(4)])
     pos = coords + delta
     p0 = torch.floor(pos)
@@ -38,48 +43,50 @@ def offset_sample_reference(x: torch.Tensor, offset: torch.Tensor, axis: int) ->
 
     def tap(index):
         inside = (index >= 0) & (index < size)
-        values = x.gather(axis, index.clamp(0, size - 1).long())
+        values = x.gather(axis, index.clamp(0, size - 1).long()).to(opmath)
         return torch.where(inside, values, torch.zeros_like(values))
 
-    return (1 - frac) * tap(p0) + frac * tap(p0 + 1)
+    return ((1 - frac) * tap(p0) + frac * tap(p0 + 1)).to(x.dtype)
 
 
 def offset_sample(x: torch.Tensor, offset: torch.Tensor, axis: int) -> torch.Tensor:
     """Sample channels-last ``x [B, H, W, C]`` along ``axis`` (1 = H, 2 = W) at
-    ``offset [B, H, W, C / S]`` (``torch.ops.vmlp_mm.offset_sample``); see the module docstring."""
-    if _KERNEL_AVAILABLE:
-        return torch.ops.vmlp_mm.offset_sample(x, offset, axis)
-    warn_reference_used('offset_sample')
-    return offset_sample_reference(x, offset, axis)
+    ``offset [B, H, W, C / S]`` (``torch.ops.vmlp_mm.offset_sample``); see the module docstring.
+
+    Output and gradients are in ``x``'s dtype; positions and interpolation weights are computed
+    in float32 (or float64) whatever that dtype. Under autocast the offsets are cast to ``x``'s
+    dtype (they may come from a layer that autocast runs in another dtype); otherwise both must
+    share one dtype.
+    """
+    return OFFSET_SAMPLE(x, offset, axis)
 
 
-def _register_fake_and_autograd():
-    """Meta kernels and autograd for the compiled op (torch.compile, opcheck, training)."""
-
-    @torch.library.register_fake('vmlp_mm::offset_sample')
-    def _(x, offset, axis):
-        return torch.empty_like(x, memory_format=torch.contiguous_format)
-
-    @torch.library.register_fake('vmlp_mm::offset_sample_backward')
-    def _(grad_out, x, offset, axis):
-        return (torch.empty_like(x, memory_format=torch.contiguous_format),
-                torch.empty_like(offset, memory_format=torch.contiguous_format))
-
-    def setup_context(ctx, inputs, output):
-        x, offset, axis = inputs
-        ctx.save_for_backward(x, offset)
-        ctx.axis = axis
-
-    def backward(ctx, grad_out):
-        x, offset = ctx.saved_tensors
-        grad_x, grad_offset = torch.ops.vmlp_mm.offset_sample_backward(grad_out, x, offset,
-                                                                       ctx.axis)
-        return grad_x, grad_offset, None
-
-    torch.library.register_autograd('vmlp_mm::offset_sample', backward,
-                                    setup_context=setup_context)
+def _fake(x, offset, axis):
+    return torch.empty_like(x, memory_format=torch.contiguous_format)
 
 
-_KERNEL_AVAILABLE = has_op('offset_sample')
-if _KERNEL_AVAILABLE:
-    _register_fake_and_autograd()
+def _backward_fake(grad_out, x, offset, axis):
+    return (torch.empty_like(x, memory_format=torch.contiguous_format),
+            torch.empty_like(offset, memory_format=torch.contiguous_format))
+
+
+def _setup_context(ctx, inputs, output):
+    x, offset, axis = inputs
+    ctx.save_for_backward(x, offset)
+    ctx.axis = axis
+
+
+def _backward(ctx, grad_out):
+    x, offset = ctx.saved_tensors
+    grad_x, grad_offset = torch.ops.vmlp_mm.offset_sample_backward(grad_out, x, offset, ctx.axis)
+    return grad_x, grad_offset, None
+
+
+def _offsets_in_x_dtype(dtype, x, offset, axis):
+    """Autocast leaves the sampled map alone (a gather, like ``grid_sample`` it keeps its input's
+    dtype) and brings the offsets to it."""
+    return x, offset.to(x.dtype), axis
+
+
+OFFSET_SAMPLE = KernelOp('offset_sample', offset_sample_reference, _fake, _backward_fake,
+                         _setup_context, _backward, autocast_args=_offsets_in_x_dtype)

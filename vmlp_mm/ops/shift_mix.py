@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .ext_loader import has_op, warn_reference_used
+from .kernel_op import KernelOp, cast_to_autocast_dtype
 
 
 def chunk_sizes(channels: int, num_groups: int) -> List[int]:
@@ -56,6 +56,9 @@ def shift_mix(x: torch.Tensor, weight_lr: torch.Tensor, bias_lr: torch.Tensor,
               kernel_sizes: Sequence[int]) -> torch.Tensor:
     """Fused shift-mix (``torch.ops.vmlp_mm.shift_mix``); see the module docstring.
 
+    Under autocast it runs in the autocast dtype, weights and biases cast with the input, as
+    ``conv2d`` does; otherwise all tensors must share one dtype.
+
     Args:
         x: ``[B, C, H, W]`` input.
         weight_lr, weight_td: packed depthwise weights of the W-shift and H-shift branches.
@@ -63,11 +66,7 @@ def shift_mix(x: torch.Tensor, weight_lr: torch.Tensor, bias_lr: torch.Tensor,
         shifts: cyclic shift of each channel group (torch.roll's sign convention).
         kernel_sizes: odd depthwise kernel size of each channel group.
     """
-    if _KERNEL_AVAILABLE:
-        return torch.ops.vmlp_mm.shift_mix(x, weight_lr, bias_lr, weight_td, bias_td,
-                                          list(shifts), list(kernel_sizes))
-    warn_reference_used('shift_mix')
-    return shift_mix_reference(x, weight_lr, bias_lr, weight_td, bias_td, shifts, kernel_sizes)
+    return SHIFT_MIX(x, weight_lr, bias_lr, weight_td, bias_td, list(shifts), list(kernel_sizes))
 
 
 class ShiftMix(nn.Module):
@@ -107,34 +106,29 @@ class ShiftMix(nn.Module):
         return f'shifts={self.shifts}, kernel_sizes={self.kernel_sizes}'
 
 
-def _register_fake_and_autograd():
-    """Meta kernels and autograd for the compiled op (torch.compile, opcheck, training)."""
-
+def _fake(x, weight_lr, bias_lr, weight_td, bias_td, shifts, kernel_sizes):
     # the kernels work channels-last and return [B, C, H, W] tensors in that memory format
-    @torch.library.register_fake('vmlp_mm::shift_mix')
-    def _(x, weight_lr, bias_lr, weight_td, bias_td, shifts, kernel_sizes):
-        return torch.empty_like(x, memory_format=torch.channels_last)
-
-    @torch.library.register_fake('vmlp_mm::shift_mix_backward')
-    def _(grad_out, x, weight_lr, weight_td, shifts, kernel_sizes):
-        return (torch.empty_like(x, memory_format=torch.channels_last),
-                torch.empty_like(weight_lr), torch.empty_like(weight_td))
-
-    def setup_context(ctx, inputs, output):
-        x, weight_lr, _, weight_td, _, shifts, kernel_sizes = inputs
-        ctx.save_for_backward(x, weight_lr, weight_td)
-        ctx.shifts, ctx.kernel_sizes = shifts, kernel_sizes
-
-    def backward(ctx, grad_out):
-        x, weight_lr, weight_td = ctx.saved_tensors
-        grad_x, grad_weight_lr, grad_weight_td = torch.ops.vmlp_mm.shift_mix_backward(
-            grad_out, x, weight_lr, weight_td, ctx.shifts, ctx.kernel_sizes)
-        grad_bias = grad_out.sum((0, 2, 3))  # both branches add their bias to every position
-        return grad_x, grad_weight_lr, grad_bias, grad_weight_td, grad_bias, None, None
-
-    torch.library.register_autograd('vmlp_mm::shift_mix', backward, setup_context=setup_context)
+    return torch.empty_like(x, memory_format=torch.channels_last)
 
 
-_KERNEL_AVAILABLE = has_op('shift_mix')
-if _KERNEL_AVAILABLE:
-    _register_fake_and_autograd()
+def _backward_fake(grad_out, x, weight_lr, weight_td, shifts, kernel_sizes):
+    return (torch.empty_like(x, memory_format=torch.channels_last), torch.empty_like(weight_lr),
+            torch.empty_like(weight_td))
+
+
+def _setup_context(ctx, inputs, output):
+    x, weight_lr, _, weight_td, _, shifts, kernel_sizes = inputs
+    ctx.save_for_backward(x, weight_lr, weight_td)
+    ctx.shifts, ctx.kernel_sizes = shifts, kernel_sizes
+
+
+def _backward(ctx, grad_out):
+    x, weight_lr, weight_td = ctx.saved_tensors
+    grad_x, grad_weight_lr, grad_weight_td = torch.ops.vmlp_mm.shift_mix_backward(
+        grad_out, x, weight_lr, weight_td, ctx.shifts, ctx.kernel_sizes)
+    grad_bias = grad_out.sum((0, 2, 3))  # both branches add their bias to every position
+    return grad_x, grad_weight_lr, grad_bias, grad_weight_td, grad_bias, None, None
+
+
+SHIFT_MIX = KernelOp('shift_mix', shift_mix_reference, _fake, _backward_fake, _setup_context,
+                     _backward, autocast_args=cast_to_autocast_dtype)

@@ -13,7 +13,10 @@ int64_t check_offset_sample_args(const at::Tensor& x, const at::Tensor& offset, 
               x.size(3), " channels cannot share ", offset.size(3), " offsets evenly");
   TORCH_CHECK(axis == 1 || axis == 2, "offset_sample: axis must be 1 (H) or 2 (W), got ", axis);
   TORCH_CHECK(offset.scalar_type() == x.scalar_type() && offset.device() == x.device(),
-              "offset_sample: offset must have x's dtype and device");
+              "offset_sample: offset is ", offset.scalar_type(), " on ", offset.device(),
+              " but x is ", x.scalar_type(), " on ", x.device(),
+              "; pass both in one dtype and device (under torch.autocast the offsets are cast to "
+              "x's dtype)");
   return x.size(3) / offset.size(3);
 }
 

@@ -33,7 +33,9 @@ ShiftMixGroups make_shift_mix_groups(const at::Tensor& x, const at::Tensor& weig
     TORCH_CHECK(w->dim() == 1 && w->numel() == offset, "shift_mix: packed weights must be 1-D with ",
                 offset, " values for ", channels, " channels, got shape ", w->sizes());
     TORCH_CHECK(w->scalar_type() == x.scalar_type() && w->device() == x.device(),
-                "shift_mix: weights must have x's dtype and device");
+                "shift_mix: the weights are ", w->scalar_type(), " on ", w->device(), " but x is ",
+                x.scalar_type(), " on ", x.device(),
+                "; pass them in one dtype and device (under torch.autocast the op casts them)");
   }
   return groups;
 }

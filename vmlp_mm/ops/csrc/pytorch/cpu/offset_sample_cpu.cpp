@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "../offset_sample.h"
+#include "cpu_helpers.h"
 #include "offset_sample_common.h"
 
 namespace vmlp_mm {
@@ -150,6 +151,10 @@ VMLP_LINE_KERNELS(double)
 
 at::Tensor offset_sample_forward_cpu(const at::Tensor& x, const at::Tensor& offset, int64_t axis) {
   const int64_t S = check_offset_sample_args(x, offset, axis);
+  if (is_half_type(x)) {
+    return offset_sample_forward_cpu(x.to(at::kFloat), offset.to(at::kFloat), axis)
+        .to(x.scalar_type());
+  }
   const at::Tensor input = x.contiguous(), off = offset.contiguous();
   at::Tensor out = at::empty_like(input, at::MemoryFormat::Contiguous);
   if (out.numel() == 0) return out;
@@ -171,6 +176,11 @@ std::tuple<at::Tensor, at::Tensor> offset_sample_backward_cpu(const at::Tensor& 
                                                               int64_t axis) {
   const int64_t S = check_offset_sample_args(x, offset, axis);
   TORCH_CHECK(grad_out.sizes() == x.sizes(), "offset_sample_backward: grad_out must have x's shape");
+  if (is_half_type(x)) {
+    auto grads = offset_sample_backward_cpu(grad_out.to(at::kFloat), x.to(at::kFloat),
+                                            offset.to(at::kFloat), axis);
+    return {std::get<0>(grads).to(x.scalar_type()), std::get<1>(grads).to(x.scalar_type())};
+  }
   const at::Tensor input = x.contiguous(), off = offset.contiguous(), gout = grad_out.contiguous();
   at::Tensor grad_x = at::zeros_like(input, at::MemoryFormat::Contiguous);
   at::Tensor grad_offset = at::empty_like(off, at::MemoryFormat::Contiguous);

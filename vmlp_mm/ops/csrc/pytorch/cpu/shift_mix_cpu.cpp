@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../shift_mix.h"
+#include "cpu_helpers.h"
 
 namespace vmlp_mm {
 namespace {
@@ -201,6 +202,12 @@ at::Tensor shift_mix_forward_cpu(const at::Tensor& x, const at::Tensor& weight_l
   const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   TORCH_CHECK(bias_lr.numel() == C && bias_td.numel() == C, "shift_mix: biases need ", C,
               " values, got ", bias_lr.numel(), " and ", bias_td.numel());
+  if (is_half_type(x)) {
+    return shift_mix_forward_cpu(x.to(at::kFloat), weight_lr.to(at::kFloat),
+                                 bias_lr.to(at::kFloat), weight_td.to(at::kFloat),
+                                 bias_td.to(at::kFloat), shifts, kernel_sizes)
+        .to(x.scalar_type());
+  }
   const at::Tensor input = x.contiguous(at::MemoryFormat::ChannelsLast);
   at::Tensor out = at::empty_like(input, at::MemoryFormat::ChannelsLast);
   if (out.numel() == 0) return out;
@@ -229,6 +236,14 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> shift_mix_backward_cpu(
     const at::Tensor& weight_td, at::IntArrayRef shifts, at::IntArrayRef kernel_sizes) {
   const ShiftMixGroups groups = make_shift_mix_groups(x, weight_lr, weight_td, shifts, kernel_sizes);
   TORCH_CHECK(grad_out.sizes() == x.sizes(), "shift_mix_backward: grad_out must have x's shape");
+  if (is_half_type(x)) {
+    auto grads = shift_mix_backward_cpu(grad_out.to(at::kFloat), x.to(at::kFloat),
+                                        weight_lr.to(at::kFloat), weight_td.to(at::kFloat),
+                                        shifts, kernel_sizes);
+    const auto dtype = x.scalar_type();
+    return {std::get<0>(grads).to(dtype), std::get<1>(grads).to(dtype),
+            std::get<2>(grads).to(dtype)};
+  }
   const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   const at::Tensor input = x.contiguous(at::MemoryFormat::ChannelsLast);
   const at::Tensor gout = grad_out.contiguous(at::MemoryFormat::ChannelsLast);
