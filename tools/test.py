@@ -34,8 +34,8 @@ def main():
         raise FileNotFoundError(f'no checkpoint at {args.checkpoint}')
     cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
     cfg.load_from = args.checkpoint
-    if args.amp:  # mmengine's TestLoop autocasts with fp16=True: float16 on GPU, bfloat16 on CPU
-        cfg.test_cfg = dict(cfg.get('test_cfg') or {}, fp16=True)
+    if args.amp:  # autocast: float16 on a GPU, bfloat16 on CPU; predictions back in float32
+        cfg.test_cfg = dict(cfg.get('test_cfg') or {}, type='vmlp_mm.AmpTestLoop', fp16=True)
     try:
         # no reference to the runner survives the call (its DDP model must be freed before
         # the process group goes)

@@ -1,5 +1,5 @@
-from .amp import CPUAmpOptimWrapper
+from .amp import AmpTestLoop, CPUAmpOptimWrapper
 from .hooks import StrictCheckpointHook
 from .optim_constructor import LayerDecayOptimWrapperConstructor
 
-__all__ = ['CPUAmpOptimWrapper', 'LayerDecayOptimWrapperConstructor', 'StrictCheckpointHook']
+__all__ = ['AmpTestLoop', 'CPUAmpOptimWrapper', 'LayerDecayOptimWrapperConstructor', 'StrictCheckpointHook']
