@@ -48,11 +48,52 @@ def test_get_flops_tool_on_a_detector(repo_root):
     assert 'vmlp_mm::' not in result.stdout.split('not counted')[1]
 
 
-def test_benchmark_tool_prints_a_row_per_setting(repo_root):
+def benchmark_rows(repo_root, config, *args):
     result = subprocess.run(
-        [sys.executable, 'tools/analysis/benchmark.py', 'configs/demo/repmlp-nano_demo-digits.py',
-         '--batch', '2', '--shape', '64', '64', '--warmup', '1', '--repeats', '1',
-         '--channels-last', 'off', 'on'], cwd=repo_root, capture_output=True, text=True)
+        [sys.executable, 'tools/analysis/benchmark.py', config, '--batch', '2', '--shape', '64',
+         '64', '--warmup', '1', '--repeats', '1', *args], cwd=repo_root, capture_output=True,
+        text=True)
     assert result.returncode == 0, result.stderr[-2000:]
-    rows = [line for line in result.stdout.splitlines() if line.startswith('| fp32 |')]
-    assert len(rows) == 2 and all(float(row.split('|')[-2]) > 0 for row in rows)
+    # | variant | dtype | channels_last | compile | ms / batch | images / s | peak MiB |
+    return [line.split('|')[1:-1] for line in result.stdout.splitlines()
+            if line.startswith('| ') and line.split('|')[2].strip() in ('fp32', 'bf16')]
+
+
+def test_benchmark_tool_prints_a_row_per_setting(repo_root):
+    rows = benchmark_rows(repo_root, 'configs/demo/repmlp-nano_demo-digits.py',
+                          '--channels-last', 'off', 'on', '--variant',
+                          'model.backbone.deploy=False', '--variant', 'model.backbone.deploy=True')
+    assert [(r[0].strip(), r[2].strip()) for r in rows] == [
+        ('model.backbone.deploy=False', 'off'), ('model.backbone.deploy=False', 'on'),
+        ('model.backbone.deploy=True', 'off'), ('model.backbone.deploy=True', 'on')]
+    assert all(float(r[5]) > 0 for r in rows)
+
+
+@pytest.mark.parametrize('model', ['msmlp', 'activemlp', 'repmlp', 'posmlp', 'stripmlp'])
+def test_benchmark_bf16_training_rows_for_every_backbone(repo_root, model):
+    rows = benchmark_rows(repo_root, f'configs/demo/{model}-nano_demo-digits.py', '--train',
+                          '--dtype', 'fp32', 'bf16')
+    assert [r[1].strip() for r in rows] == ['fp32', 'bf16']
+    assert all(float(r[5]) > 0 for r in rows)
+
+
+def test_gpu_check_dry_run_lists_its_steps(repo_root):
+    import subprocess
+    result = subprocess.run(['bash', 'tools/gpu_check.sh', '--dry-run'], cwd=repo_root,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for step in ('build vmlp_mm._ext (CUDA, sm_90)', 'op tests on CUDA', 'AMP training check',
+                 'op timings', 'training steps'):
+        assert step in result.stdout
+
+
+def test_amp_train_check_runs_on_cpu(repo_root):
+    """The GPU check's training step, on CPU in bfloat16: finite, falling losses."""
+    import subprocess
+    import sys
+    result = subprocess.run([sys.executable, 'tools/analysis/amp_train_check.py', '--device',
+                             'cpu', '--dtype', 'bfloat16', '--iters', '12', '--models', 'msmlp',
+                             'activemlp', '--kinds', 'classifier'], cwd=repo_root,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert result.stdout.count('| yes |') == 2

@@ -11,7 +11,7 @@ Protocol: eval mode, no grad, random ``batch x 3 x H x W`` input, ``--warmup`` u
 (CUDA synchronised around each). ``--train`` times a training step instead: train mode,
 forward, the sum of the outputs' means, backward. Every combination of the given variants
 (each a set of config options, e.g. ``--variant model.backbone.dense_policy=global --variant
-model.backbone.dense_policy=windowed``), dtypes (bf16 = autocast), memory formats and compile
+model.backbone.dense_policy=windowed``), dtypes (bf16, fp16 = autocast), memory formats and compile
 settings is one row of the printed table, measured one after another in this process. ``--part
 model`` times the classifier/segmentor/detector tensor forward (as tools/analysis/get_flops.py
 traces it). The memory column is the peak over the row's calls above the memory in use before
@@ -43,7 +43,7 @@ def parse_args():
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--repeats', type=int, default=10)
-    parser.add_argument('--dtype', nargs='+', choices=['fp32', 'bf16'], default=['fp32'])
+    parser.add_argument('--dtype', nargs='+', choices=['fp32', 'bf16', 'fp16'], default=['fp32'])
     parser.add_argument('--channels-last', nargs='+', choices=['off', 'on'], default=['off'])
     parser.add_argument('--compile', nargs='+', choices=['off', 'on'], default=['off'])
     parser.add_argument('--train', action='store_true', help='time forward + backward')
@@ -144,8 +144,8 @@ def main():
             module = module.to(memory_format=torch.channels_last)
             inputs = x.contiguous(memory_format=torch.channels_last)
         run = torch.compile(module) if compiled == 'on' else module
-        autocast = torch.autocast(args.device, dtype=torch.bfloat16) if dtype == 'bf16' \
-            else contextlib.nullcontext()
+        autocast = contextlib.nullcontext() if dtype == 'fp32' else torch.autocast(
+            args.device, dtype=torch.bfloat16 if dtype == 'bf16' else torch.float16)
 
         def forward():
             with torch.no_grad(), autocast:
