@@ -55,6 +55,12 @@ class WindowGrid:
         return [(rs, cs, a, b) for rs, a in bands for cs, b in columns
                 if rs.stop > rs.start and cs.stop > cs.start]
 
+    @staticmethod
+    def _split(tokens: torch.Tensor, regions) -> Tuple[torch.Tensor, ...]:
+        """The ``[B, T, C]`` tokens of each region."""
+        return tokens.split([(rs.stop - rs.start) * (cs.stop - cs.start)
+                             for rs, cs, _, _ in regions], 1)
+
     def tile(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, C, H, W]`` -> ``[B, T, C]`` windowed tokens."""
         n, c = x.shape[:2]
@@ -70,8 +76,7 @@ class WindowGrid:
         """Inverse of :meth:`tile`."""
         n, _, c = tokens.shape
         regions = self.regions
-        parts = tokens.split([(rs.stop - rs.start) * (cs.stop - cs.start)
-                              for rs, cs, _, _ in regions], 1)
+        parts = self._split(tokens, regions)
         bands, band_start = [], None  # regions come band by band, left to right
         for part, (rs, cs, a, b) in zip(parts, regions):
             rows, cols = (rs.stop - rs.start) // a, (cs.stop - cs.start) // b
@@ -88,9 +93,7 @@ class WindowGrid:
         """Yields ``([B, windows, a * b, C]`` view, ``a``, ``b)`` per region."""
         n, _, c = tokens.shape
         regions = self.regions
-        parts = tokens.split([(rs.stop - rs.start) * (cs.stop - cs.start)
-                              for rs, cs, _, _ in regions], 1)
-        for part, (_, _, a, b) in zip(parts, regions):
+        for part, (_, _, a, b) in zip(self._split(tokens, regions), regions):
             yield part.view(n, -1, a * b, c), a, b
 
 
