@@ -45,11 +45,11 @@ def last_checkpoint(work_dir):
 def evaluate_untrained(config, out_file):
     """Test a config's model as constructed (random init, no pretrained weights)."""
     from mmengine.config import Config
-    from mmengine.runner import Runner
+    from vmlp_mm.engine import CrashSafeRunner
     cfg = Config.fromfile(osp.join(ROOT, config))
     cfg.work_dir = osp.join(osp.dirname(out_file), 'untrained')
     cfg.load_from = None
-    metrics = Runner.from_cfg(cfg).test()
+    metrics = CrashSafeRunner.from_cfg(cfg).test()
     with open(out_file, 'w') as f:
         json.dump({k: float(v) for k, v in metrics.items()}, f)
 

@@ -2,11 +2,11 @@
 import argparse
 import json
 import os
-import os.path as osp
 
 from mmengine.config import DictAction
-from mmengine.runner import Runner
 
+from vmlp_mm.engine import CrashSafeRunner
+from vmlp_mm.utils.checkpoint import CheckpointError, file_problem
 from vmlp_mm.utils.launch import destroy_distributed, load_config
 
 
@@ -30,8 +30,9 @@ def parse_args():
 
 def main():
     args = parse_args()
-    if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'no checkpoint at {args.checkpoint}')
+    problem = file_problem(args.checkpoint)
+    if problem:
+        raise CheckpointError(f'checkpoint {args.checkpoint} {problem}')
     cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
     cfg.load_from = args.checkpoint
     if args.amp:  # autocast: float16 on a GPU, bfloat16 on CPU; predictions back in float32
@@ -39,7 +40,7 @@ def main():
     try:
         # no reference to the runner survives the call (its DDP model must be freed before
         # the process group goes)
-        metrics = Runner.from_cfg(cfg).test()
+        metrics = CrashSafeRunner.from_cfg(cfg).test()
     except BaseException:
         destroy_distributed(synchronize=False)
         raise

@@ -5,12 +5,12 @@ mmengine Runner does the rest. Flags follow the OpenMMLab train scripts.
 """
 import argparse
 import os
-import os.path as osp
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
 
+from vmlp_mm.engine import CrashSafeRunner
+from vmlp_mm.utils.checkpoint import CheckpointError, file_problem
 from vmlp_mm.utils.launch import destroy_distributed, load_config
 
 
@@ -20,8 +20,9 @@ def parse_args():
     parser.add_argument('--work-dir', help='where logs and checkpoints go '
                         '(default: ./work_dirs/<config name>)')
     parser.add_argument('--resume', nargs='?', const='auto', default=None,
-                        help='resume from this checkpoint, or from the latest one in the work '
-                        'dir when given without a path')
+                        help='resume from this checkpoint, or, given without a path, from the '
+                        'newest intact checkpoint in the work dir (damaged ones are skipped, '
+                        'with a warning)')
     parser.add_argument('--amp', action='store_true',
                         help='automatic mixed precision: on a GPU float16 autocast with dynamic '
                         'loss scaling (AmpOptimWrapper), on CPU bfloat16 autocast without loss '
@@ -50,8 +51,9 @@ def build_config(args) -> Config:
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
-        if not osp.isfile(args.resume):
-            raise FileNotFoundError(f'--resume: no checkpoint at {args.resume}')
+        problem = file_problem(args.resume)
+        if problem:
+            raise CheckpointError(f'--resume: checkpoint {args.resume} {problem}')
         cfg.resume, cfg.load_from = True, args.resume
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
@@ -87,7 +89,7 @@ def main():
     try:
         # no reference to the runner survives the call (its DDP model must be freed before
         # the process group goes)
-        Runner.from_cfg(cfg).train()
+        CrashSafeRunner.from_cfg(cfg).train()
     except BaseException:
         destroy_distributed(synchronize=False)
         raise

@@ -8,6 +8,8 @@ import sys
 import pytest
 import torch
 
+from vmlp_mm.utils.checkpoint import load_checkpoint
+
 MODELS = ['msmlp', 'activemlp', 'repmlp', 'posmlp', 'stripmlp']
 CLS_CONFIG = 'configs/demo/{}-nano_demo-digits.py'
 SEG_CONFIG = 'configs/demo/upernet_{}-nano_demo-shapes-ade.py'
@@ -67,8 +69,8 @@ def test_segmentation_from_classification_checkpoint(repo_root, model, cls_check
     assert f'load backbone. in model from: {cls_checkpoint}' in log
     assert 'mIoU' in log
     # the backbone weights really come from the classifier (stem is not updated much in 4 iters)
-    classifier = torch.load(cls_checkpoint, map_location='cpu')['state_dict']
-    segmentor = torch.load(last_checkpoint(str(tmp_path)), map_location='cpu')['state_dict']
+    classifier = load_checkpoint(cls_checkpoint)['state_dict']
+    segmentor = load_checkpoint(last_checkpoint(str(tmp_path)))['state_dict']
     stem = next(k for k in classifier if k.startswith('backbone.patch_embed.')
                 and k.endswith('.weight') and classifier[k].dim() == 4)
     assert torch.allclose(classifier[stem], segmentor[stem], atol=1e-2)
@@ -156,7 +158,7 @@ def test_dist_train_two_cpu_processes(repo_root, demo_data, tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     log = result.stdout + result.stderr
     assert 'distributed 2 CPU processes over gloo' in log
-    checkpoint = torch.load(last_checkpoint(str(tmp_path)), map_location='cpu')
+    checkpoint = load_checkpoint(last_checkpoint(str(tmp_path)))
     from vmlp_mm.converters.cli import build_classifier
     classifier = build_classifier(os.path.join(repo_root, CLS_CONFIG.format('msmlp')), 10)
     classifier.load_state_dict(checkpoint['state_dict'], strict=True)

@@ -7,6 +7,8 @@ import pytest
 import torch
 from mmengine.config import DictAction
 
+from vmlp_mm.utils.checkpoint import load_checkpoint
+
 from vmlp_mm.utils.launch import load_config
 
 from test_train_test import CLS_CONFIG, last_checkpoint, run_tool
@@ -32,7 +34,7 @@ def test_gradient_accumulation_switch(repo_root, demo_data, tmp_path):
     """4 iterations with ``optim_wrapper.accumulative_counts=2`` make 2 optimizer steps."""
     run_tool(repo_root, 'tools/train.py', CLS_CONFIG.format('msmlp'), '--work-dir', str(tmp_path),
              '--cfg-options', *SHORT, 'optim_wrapper.accumulative_counts=2')
-    checkpoint = torch.load(last_checkpoint(str(tmp_path)), map_location='cpu')
+    checkpoint = load_checkpoint(last_checkpoint(str(tmp_path)))
     assert checkpoint['meta']['iter'] == 4
     assert adamw_steps(checkpoint) == 2
 
@@ -50,7 +52,7 @@ def test_ema_weights_are_saved_and_evaluated(repo_root, demo_data, tmp_path):
     key = 'backbone.stages.0.blocks.0.mlp.fc1.weight'
     (ema1, raw1), (ema2, raw2) = [
         (c['state_dict'][key], c['ema_state_dict']['module.' + key]) for c in (
-            torch.load(tmp_path / f'epoch_{e}.pth', map_location='cpu') for e in (1, 2))]
+            load_checkpoint(str(tmp_path / f'epoch_{e}.pth')) for e in (1, 2))]
     torch.testing.assert_close(ema1, raw1)  # the first update copies the weights
     assert not torch.allclose(ema2, raw2)
     torch.testing.assert_close(ema2, ema1 + momentum * (raw2 - ema1))

@@ -18,6 +18,9 @@ import matplotlib
 matplotlib.use('Agg')  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 
+from vmlp_mm.utils.checkpoint import partial_path, publish_atomically  # noqa: E402
+from vmlp_mm.utils.outputs import add_force_argument, check_output  # noqa: E402
+
 
 def scalars_file(run: str) -> str:
     if run.endswith('.json'):
@@ -50,7 +53,9 @@ def main():
     parser.add_argument('--keys', nargs='+', default=['loss'])
     parser.add_argument('--legend', nargs='+', help='one name per run')
     parser.add_argument('--out', default='curves.png')
+    add_force_argument(parser)
     args = parser.parse_args()
+    check_output(args.out, args.runs, args.force, what='--out')
     names = args.legend or args.runs
     if len(names) != len(args.runs):
         raise SystemExit(f'--legend needs {len(args.runs)} names, got {len(names)}')
@@ -70,7 +75,8 @@ def main():
     for axis in axes[0]:
         axis.legend()
     figure.tight_layout()
-    figure.savefig(args.out, dpi=100)
+    figure.savefig(partial_path(args.out), dpi=100, format=osp.splitext(args.out)[1][1:] or 'png')
+    publish_atomically(partial_path(args.out), args.out)
     print(f'{args.out}: {", ".join(args.keys)} of {len(args.runs)} run(s)')
 
 

@@ -5,27 +5,30 @@
 SRC/<split>/<class>/<image> (classes in sorted order get labels 0, 1, ..., as mmpretrain's
 CustomDataset) becomes DST/<split>.zip (images stored, not recompressed) and
 DST/<split>_map.txt with one ``<path in zip> <label>`` line per image. Existing outputs are
-never overwritten.
+never overwritten without ``--force``, and never the source.
 """
 import argparse
 import os
 import os.path as osp
 import zipfile
 
+from vmlp_mm.utils.checkpoint import partial_path, publish_atomically
+from vmlp_mm.utils.outputs import add_force_argument, check_output
+
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 
 
-def pack(src: str, dst: str, split: str) -> int:
+def pack(src: str, dst: str, split: str, force: bool = False) -> int:
     root = osp.join(src, split)
     classes = sorted(d for d in os.listdir(root) if osp.isdir(osp.join(root, d)))
     if not classes:
         raise SystemExit(f'{root} has no class folders')
     archive, map_file = osp.join(dst, f'{split}.zip'), osp.join(dst, f'{split}_map.txt')
     for path in (archive, map_file):
-        if osp.exists(path):
-            raise SystemExit(f'{path} exists; remove it or pick another DST')
+        check_output(path, [src], force)
     count = 0
-    with zipfile.ZipFile(archive, 'w', zipfile.ZIP_STORED) as zf, open(map_file, 'w') as mf:
+    with zipfile.ZipFile(partial_path(archive), 'w', zipfile.ZIP_STORED) as zf, \
+            open(partial_path(map_file), 'w') as mf:
         for label, name in enumerate(classes):
             for image in sorted(os.listdir(osp.join(root, name))):
                 if image.lower().endswith(IMAGE_SUFFIXES):
@@ -33,6 +36,8 @@ def pack(src: str, dst: str, split: str) -> int:
                     zf.write(osp.join(root, name, image), member)
                     mf.write(f'{member} {label}\n')
                     count += 1
+    publish_atomically(partial_path(archive), archive)
+    publish_atomically(partial_path(map_file), map_file)
     return count
 
 
@@ -42,10 +47,12 @@ def main():
     parser.add_argument('src', help='folder with <split>/<class>/<image>')
     parser.add_argument('dst', help='output folder for <split>.zip and <split>_map.txt')
     parser.add_argument('--splits', nargs='+', default=['train', 'val'])
+    add_force_argument(parser)
     args = parser.parse_args()
+    check_output(args.dst, [args.src], force=True, what='DST')  # an existing folder is fine
     os.makedirs(args.dst, exist_ok=True)
     for split in args.splits:
-        print(f'{split}: {pack(args.src, args.dst, split)} images -> '
+        print(f'{split}: {pack(args.src, args.dst, split, args.force)} images -> '
               f'{osp.join(args.dst, split + ".zip")}')
 
 

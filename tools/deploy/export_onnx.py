@@ -18,10 +18,12 @@ import os.path as osp
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.runner import load_checkpoint
 
 from vmlp_mm.ops import reference_ops
+from vmlp_mm.utils.checkpoint import (check_state_dict, load_checkpoint, partial_path,
+                                      publish_atomically, weights_of)
 from vmlp_mm.utils.config_model import TensorForward, build_config_model
+from vmlp_mm.utils.outputs import add_force_argument, check_output
 
 
 class BackboneOutputs(torch.nn.Module):
@@ -48,6 +50,7 @@ def parse_args():
     parser.add_argument('--opset', type=int, default=18)
     parser.add_argument('--check', action='store_true', help='compare with onnxruntime')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    add_force_argument(parser)
     return parser.parse_args()
 
 
@@ -56,7 +59,9 @@ def build(cfg: Config, part: str, shape, checkpoint=None) -> torch.nn.Module:
         raise SystemExit('detectors have no single-tensor forward to export; use --part backbone')
     model = build_config_model(cfg)
     if checkpoint:
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+        weights = weights_of(load_checkpoint(checkpoint))
+        check_state_dict(weights, model)
+        model.load_state_dict(weights)
     return BackboneOutputs(model.backbone) if part == 'backbone' else TensorForward(model, shape)
 
 
@@ -64,7 +69,8 @@ def export(module: torch.nn.Module, x: torch.Tensor, out: str, opset: int = 18) 
     logging.getLogger('torch.onnx').setLevel(logging.ERROR)
     with reference_ops(), torch.no_grad():
         program = torch.onnx.export(module, (x, ), dynamo=True, opset_version=opset)
-    program.save(out)
+    program.save(partial_path(out))
+    publish_atomically(partial_path(out), out)
 
 
 def check(module: torch.nn.Module, x: torch.Tensor, out: str) -> float:
@@ -81,6 +87,7 @@ def check(module: torch.nn.Module, x: torch.Tensor, out: str) -> float:
 
 def main():
     args = parse_args()
+    check_output(args.out, [args.config, args.checkpoint], args.force, what='OUT')
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)

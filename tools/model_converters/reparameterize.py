@@ -15,9 +15,10 @@ import os.path as osp
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.runner import load_checkpoint
 
-from vmlp_mm.converters import check_state_dict
+from vmlp_mm.utils.checkpoint import (check_state_dict, load_checkpoint, save_atomically,
+                                      weights_of)
+from vmlp_mm.utils.outputs import add_force_argument, check_output
 from vmlp_mm.utils.config_model import build_config_model
 
 
@@ -27,7 +28,7 @@ def parse_args():
     parser.add_argument('config', help='training-time config of the checkpoint')
     parser.add_argument('checkpoint', help='trained checkpoint (tools/train.py or a converter)')
     parser.add_argument('out', help='where the deploy checkpoint goes')
-    parser.add_argument('--force', action='store_true', help='overwrite OUT if it exists')
+    add_force_argument(parser)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, as for tools/train.py')
     return parser.parse_args()
@@ -44,10 +45,7 @@ def reparameterize(model: torch.nn.Module) -> int:
 
 def main():
     args = parse_args()
-    if osp.abspath(args.out) == osp.abspath(args.checkpoint):
-        raise SystemExit('OUT must differ from CKPT (the trained checkpoint is never overwritten)')
-    if osp.exists(args.out) and not args.force:
-        raise SystemExit(f'{args.out} exists; pass --force to overwrite it')
+    check_output(args.out, [args.checkpoint, args.config], args.force, what='OUT')
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -56,7 +54,9 @@ def main():
                          'pass the training-time config')
 
     model = build_config_model(cfg)
-    checkpoint = load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
+    checkpoint = load_checkpoint(args.checkpoint)
+    check_state_dict(weights_of(checkpoint), model)
+    model.load_state_dict(weights_of(checkpoint))
     # several partitions and padding: 1.5x the pretraining size
     size = getattr(model.backbone, 'pretraining_size', 224) * 3 // 2
     x = torch.randn(1, 3, size, size + 32)
@@ -74,7 +74,7 @@ def main():
     check_state_dict(state_dict, build_config_model(cfg, deploy=True))
     meta = dict(checkpoint.get('meta', {}), reparameterized_from=osp.abspath(args.checkpoint),
                 backbone_overrides={'deploy': True})
-    torch.save({'state_dict': state_dict, 'meta': meta}, args.out)
+    save_atomically({'state_dict': state_dict, 'meta': meta}, args.out)
     print(f'backbone outputs on a random 1x3x{size}x{size + 32} input: max |before - after| = '
           f'{diff:.2e} (max |output| {scale:.2e})')
     print(f'{args.checkpoint} -> {args.out}; evaluate with:\n  python tools/test.py '

@@ -170,6 +170,7 @@ class ActiveMLP(VisionMLPBackbone):
             ``channels``, ``depths``, ``mlp_ratios``, ``share_dims``, ``interval``.
         **kwargs: the :class:`VisionMLPBackbone` arguments.
     """
+    min_input_size = 3  # the 7x7 stem convolution pads by 2
     arch_zoo = {
         **dict.fromkeys(['xt', 'xtiny'], {
             'channels': [64, 128, 320, 512], 'depths': [2, 2, 4, 2],

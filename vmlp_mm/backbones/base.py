@@ -10,7 +10,8 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..converters.base import CheckpointMismatchError, state_dict_problems
+from ..utils.checkpoint import (CheckpointMismatchError, load_checkpoint, state_dict_problems,
+                                weights_of)
 from .layers import LayerNorm2d
 
 
@@ -68,6 +69,8 @@ class VisionMLPBackbone(BaseModule):
     arch_zoo: Dict[str, dict] = {}
     #: input size the official weights were trained at (RepMLPNet's depends on the arch)
     pretraining_size: int = 224
+    #: smallest input side the model can take (e.g. a stem kernel larger than its padding)
+    min_input_size: int = 1
 
     def __init__(self,
                  arch: Union[str, dict],
@@ -95,6 +98,9 @@ class VisionMLPBackbone(BaseModule):
         self.norm_eval = norm_eval
         self.with_cp = with_cp
         self.gap_before_final_norm = gap_before_final_norm
+        if not isinstance(drop_path_rate, (int, float)) or not 0 <= drop_path_rate < 1:
+            raise ValueError(f'drop_path_rate must be in [0, 1) (the drop probability of the last '
+                             f'block), got {drop_path_rate!r}')
         total = sum(self.depths)
         rates = torch.linspace(0, drop_path_rate, total).tolist()
         starts = [sum(self.depths[:i]) for i in range(self.num_stages)]
@@ -132,8 +138,11 @@ class VisionMLPBackbone(BaseModule):
                 raise ValueError(f'out_indices entry {index!r} is out of range for '
                                  f'{self.num_stages} stages (use 0..{self.num_stages - 1} or '
                                  f'negatives)')
+            if index % self.num_stages in parsed:
+                raise ValueError(f'out_indices {tuple(out_indices)} name stage '
+                                 f'{index % self.num_stages} twice; list each stage once')
             parsed.append(index % self.num_stages)
-        return tuple(sorted(set(parsed)))
+        return tuple(sorted(parsed))
 
     def _add_out_norms(self, eps: float = 1e-6,
                        norm_layer: Optional[Callable[[int], nn.Module]] = None) -> None:
@@ -152,6 +161,11 @@ class VisionMLPBackbone(BaseModule):
                 f'{tuple(x.shape)}; set in_channels={x.shape[1] if x.dim() == 4 else "?"} in the '
                 'backbone config (and the data preprocessor mean/std) if your data has that many '
                 'channels')
+        if min(x.shape[2:]) < self.min_input_size:
+            raise ValueError(
+                f'{type(self).__name__} needs inputs of at least {self.min_input_size}x'
+                f'{self.min_input_size} pixels, got {x.shape[2]}x{x.shape[3]}; resize or pad the '
+                'images (e.g. a Resize or Pad step in the pipeline)')
 
     def _output(self, index: int, x: torch.Tensor) -> torch.Tensor:
         norm = getattr(self, f'norm{index}')
@@ -189,13 +203,11 @@ class VisionMLPBackbone(BaseModule):
         if not (isinstance(cfg, dict) and cfg.get('type') == 'Pretrained'):
             super().init_weights()
             return
-        from mmengine.runner.checkpoint import _load_checkpoint
         checkpoint, prefix = cfg['checkpoint'], cfg.get('prefix') or ''
         if prefix and not prefix.endswith('.'):
             prefix += '.'
         print_log(f'load {prefix or "model"} in model from: {checkpoint}', logger='current')
-        loaded = _load_checkpoint(checkpoint, map_location=cfg.get('map_location', 'cpu'))
-        loaded = loaded.get('state_dict', loaded)
+        loaded = weights_of(load_checkpoint(checkpoint, cfg.get('map_location', 'cpu')))
         state_dict = {k[len(prefix):]: v for k, v in loaded.items() if k.startswith(prefix)}
         if not state_dict:
             raise CheckpointMismatchError(

@@ -9,6 +9,8 @@ import torch
 
 from ..version import __version__
 from . import CONVERTERS
+from ..utils.checkpoint import save_atomically
+from ..utils.outputs import add_force_argument, check_output
 from .base import check_state_dict, load_official_state_dict
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -52,12 +54,13 @@ def convert_file(model: str, src: str, dst: str, trust: bool = False,
     config = classification_config(model, arch)
     if verify:
         num_classes = state_dict['head.fc.weight'].shape[0]
-        check_state_dict(state_dict, build_classifier(config, num_classes, overrides))
+        check_state_dict(state_dict, build_classifier(config, num_classes, overrides),
+                         'converted checkpoint')
     os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
     meta = dict(source=osp.abspath(src), converter=f'{model}_to_vmlp', arch=arch,
                 config=osp.relpath(config, ROOT), backbone_overrides=overrides,
                 vmlp_mm_version=__version__)
-    torch.save({'state_dict': state_dict, 'meta': meta}, dst)
+    save_atomically({'state_dict': state_dict, 'meta': meta}, dst)
     return meta
 
 
@@ -70,9 +73,9 @@ def main(model: str) -> None:
                         help='allow unpickling non-tensor objects in SRC (only trusted files)')
     parser.add_argument('--no-verify', action='store_true',
                         help='skip building the classifier to check keys and shapes')
+    add_force_argument(parser)
     args = parser.parse_args()
-    if osp.abspath(args.src) == osp.abspath(args.dst):
-        parser.error('DST must differ from SRC (the source is never overwritten)')
+    check_output(args.dst, [args.src], args.force, what='DST')
     meta = convert_file(model, args.src, args.dst, trust=args.trust, verify=not args.no_verify)
     options = ''.join(f' model.backbone.{k}={v}' for k, v in meta['backbone_overrides'].items())
     print(f'{model} {meta["arch"]}: {args.src} -> {args.dst} (loads into {meta["config"]}'

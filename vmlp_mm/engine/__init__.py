@@ -1,5 +1,7 @@
 from .amp import AmpTestLoop, CPUAmpOptimWrapper
 from .hooks import StrictCheckpointHook
 from .optim_constructor import LayerDecayOptimWrapperConstructor
+from .runner import CrashSafeCheckpointHook, CrashSafeRunner
 
-__all__ = ['AmpTestLoop', 'CPUAmpOptimWrapper', 'LayerDecayOptimWrapperConstructor', 'StrictCheckpointHook']
+__all__ = ['AmpTestLoop', 'CPUAmpOptimWrapper', 'CrashSafeCheckpointHook', 'CrashSafeRunner',
+           'LayerDecayOptimWrapperConstructor', 'StrictCheckpointHook']

@@ -2,7 +2,7 @@
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
-from ..converters.base import CheckpointMismatchError, state_dict_problems
+from ..utils.checkpoint import CheckpointMismatchError, state_dict_problems
 from ..registry import HOOKS
 
 

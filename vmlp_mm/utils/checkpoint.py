@@ -1,37 +1,81 @@
-"""How vmlp_mm loads checkpoints through mmengine: the one place for two fixes.
+"""Every checkpoint vmlp_mm reads or writes goes through this module.
 
-1. torch >= 2.6 and mmengine 0.10.7's own checkpoints (below).
-2. Wrapper prefixes: a state dict saved from a DistributedDataParallel model (``module.``) or a
-   ``torch.compile``d one (``_orig_mod.``, at the top or inside, e.g. ``backbone._orig_mod.``)
-   loads like the plain model's, for resume, ``load_from`` and ``init_cfg=Pretrained`` alike:
-   mmengine's local-file loader is replaced by one that drops those prefixes.
+Reading (:func:`load_checkpoint`), used by the Runner of our tools (resume, ``load_from``), by
+``init_cfg=dict(type='Pretrained')``, the converters and the export tools:
 
-torch.load defaults to ``weights_only=True`` since torch 2.6, and mmengine 0.10.7 calls it without
-arguments, so its Runner checkpoints (resume, ``load_from``, ``init_cfg=Pretrained`` of a trained
-classifier) fail: their message hub holds ``HistoryBuffer`` objects with numpy arrays and scalars.
-Instead of turning the safe loader off, the few classes those checkpoints use are allowlisted.
-``builtins.getattr`` is among them because pickle stores HistoryBuffer's statistics table as
-``getattr(HistoryBuffer, 'min')`` etc.; the weights-only unpickler still refuses to *call* anything
-not allowlisted, so what getattr returns cannot be executed during loading.
+- **Weights-only, with a narrow allowlist.** torch >= 2.6 unpickles with ``weights_only=True``;
+  mmengine 0.10.7's Runner checkpoints also hold its message hub (``HistoryBuffer`` objects with
+  numpy arrays and scalars). Those few classes are allowed *only during our loads* (a context,
+  nothing process-wide). Pickle stores ``HistoryBuffer``'s statistics table as
+  ``getattr(HistoryBuffer, 'min')`` etc., so ``builtins.getattr`` must resolve, but to
+  :func:`_history_buffer_method`, which returns only those methods: through a general ``getattr``
+  a file could reach module globals and rewrite process state without running code.
+- **Wrapper prefixes dropped**: a state dict saved from a DistributedDataParallel model
+  (``module.``) or a ``torch.compile``d one (``_orig_mod.``, at the top or inside, e.g.
+  ``backbone._orig_mod.``) loads like the plain model's.
+- **One clear error** (:class:`CheckpointError`) naming the file and what is wrong with it:
+  missing, a folder, empty, truncated, not a checkpoint, needing code to unpickle, or holding
+  something other than weights. Never torch's advice to turn the safe loader off.
+
+Writing: :func:`publish_atomically` puts a finished temporary file in place (flush, fsync, rename),
+so a crash leaves either the old file or the new one, never half of one;
+:func:`newest_intact_checkpoint` is what ``--resume`` falls back on.
+
+Comparing: :func:`state_dict_problems` lists why a state dict does not fit a model
+(:class:`CheckpointMismatchError`).
 """
-import builtins
+import glob
+import os
+import os.path as osp
+import pickle
 import re
+import zipfile
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
-from mmengine.runner.checkpoint import CheckpointLoader, load_from_local
 
-_WRAPPER_PREFIX = re.compile(r'(^module\.|(?<![^.])_orig_mod\.)')
+
+class CheckpointError(ValueError):
+    """A checkpoint file cannot be read; the message names the file and the problem."""
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint does not match what a converter or model expects."""
+
+
+# -- the weights-only allowlist ----------------------------------------------------------------------
+def _history_buffer_method(owner, name: str):
+    """``getattr`` as mmengine checkpoints use it: a public method of ``HistoryBuffer`` only."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    if owner is HistoryBuffer and isinstance(name, str) and not name.startswith('_') \
+            and callable(vars(HistoryBuffer).get(name)):
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(
+        f'refused getattr({owner!r}, {name!r}): checkpoints may only look up the statistics '
+        'methods of mmengine HistoryBuffer')
 
 
 def mmengine_checkpoint_globals() -> list:
-    """Globals that mmengine Runner checkpoints pickle besides tensors."""
+    """Globals that mmengine Runner checkpoints pickle besides tensors (see module docstring)."""
     from mmengine.logging.history_buffer import HistoryBuffer
     multiarray = np._core.multiarray if hasattr(np, '_core') else np.core.multiarray
     dtype_classes = [type(np.dtype(t)) for t in
-                     (np.float64, np.float32, np.float16, np.int64, np.int32, np.uint8, np.bool_)]
-    return [HistoryBuffer, builtins.getattr, np.ndarray, np.dtype, multiarray._reconstruct,
-            multiarray.scalar, *dtype_classes]
+                     (np.float64, np.float32, np.float16, np.int64, np.int32, np.uint32, np.uint8,
+                      np.bool_)]
+    return [HistoryBuffer, (_history_buffer_method, 'builtins.getattr'), np.ndarray, np.dtype,
+            multiarray._reconstruct, multiarray.scalar, *dtype_classes]
+
+
+def mmengine_checkpoint_loading():
+    """A context in which torch's weights-only loader accepts mmengine Runner checkpoints."""
+    return torch.serialization.safe_globals(mmengine_checkpoint_globals())
+
+
+# -- reading -----------------------------------------------------------------------------------------
+# where the weights are: mmengine's 'state_dict'; the official repos' training checkpoints 'model'
+WEIGHTS_KEYS = ('state_dict', 'model')
+_WRAPPER_PREFIX = re.compile(r'(^module\.|(?<![^.])_orig_mod\.)')
 
 
 def strip_wrapper_prefixes(state_dict: dict) -> dict:
@@ -40,19 +84,191 @@ def strip_wrapper_prefixes(state_dict: dict) -> dict:
                             for key, value in state_dict.items())
 
 
-def load_local_checkpoint(filename, map_location):
-    """mmengine's local loader, with the wrapper prefixes dropped from the model weights."""
-    checkpoint = load_from_local(filename, map_location)
+def file_problem(path: str, verify_data: bool = False) -> Optional[str]:
+    """What keeps ``path`` from being a readable PyTorch checkpoint file, or None.
+
+    Cheap structural checks (existence, size, archive directory); ``verify_data`` also checks
+    every stored record's CRC, which reads the whole file.
+    """
+    if not osp.exists(path):
+        return 'does not exist'
+    if osp.isdir(path):
+        return 'is a folder, not a checkpoint file'
+    size = osp.getsize(path)
+    if size == 0:
+        return 'is empty (0 bytes): probably an interrupted save'
+    with open(path, 'rb') as f:
+        head = f.read(4)
+    if head.startswith(b'PK'):  # torch.save's zip format (torch >= 1.6)
+        try:
+            with zipfile.ZipFile(path) as archive:
+                if not any(n.endswith('data.pkl') for n in archive.namelist()):
+                    return 'is a zip archive but not a PyTorch checkpoint (no data.pkl)'
+                if verify_data:
+                    damaged = archive.testzip()
+                    if damaged:
+                        return f'is damaged: record {damaged} fails its checksum'
+        except (zipfile.BadZipFile, OSError) as exc:
+            return (f'is truncated or damaged ({size} bytes; the archive directory cannot be '
+                    f'read: {exc})')
+        return None
+    if head[:1] == b'\x80':  # a pickle: torch's legacy format, or a plain pickle
+        return None
+    return (f'is not a PyTorch checkpoint (it starts with bytes {head.hex(" ")}, neither a zip '
+            'archive nor a pickle)')
+
+
+def load_checkpoint(path: str, map_location='cpu', trust: bool = False) -> dict:
+    """Read a checkpoint: a dict (mmengine's, with ``state_dict``, or a raw state dict).
+
+    Args:
+        path: a local file, or a URL / ``scheme://`` path mmengine can fetch.
+        map_location: as for ``torch.load``.
+        trust: unpickle arbitrary objects (``weights_only=False``); only for files whose source
+            you trust, e.g. official training checkpoints that also hold a yacs config.
+
+    Raises:
+        CheckpointError: the file cannot be read, or holds no dict of weights.
+    """
+    is_local = '://' not in str(path)
+    if is_local:
+        problem = file_problem(path)
+        if problem:
+            raise CheckpointError(f'checkpoint {path} {problem}')
+    try:
+        with mmengine_checkpoint_loading():
+            if is_local:
+                checkpoint = torch.load(path, map_location=map_location, weights_only=not trust)
+            else:
+                from mmengine.runner.checkpoint import CheckpointLoader
+                checkpoint = CheckpointLoader.load_checkpoint(path, map_location=map_location)
+    except pickle.UnpicklingError as exc:
+        # torch's message advises weights_only=False; only its diagnosis is passed on
+        advice = ('Weights only load failed', 'Check the documentation', 'Re-running',
+                  'Please file an issue', 'weights_only')
+        lines = [line.replace('WeightsUnpickler error:', '').strip()
+                 for line in str(exc).splitlines()]
+        detail = next((line for line in lines if line and not any(a in line for a in advice)),
+                      'no detail')
+        if 'GLOBAL' in detail or 'refused' in detail or 'allowlisted' in detail:
+            raise CheckpointError(
+                f'checkpoint {path} is not loaded: unpickling it needs more than weights, which '
+                f'could run code ({detail}). If you trust where it comes from, load it with '
+                'torch.load(..., weights_only=False) and torch.save() its state_dict alone; the '
+                'converters take --trust for official training checkpoints.') from None
+        raise CheckpointError(f'checkpoint {path} is not a torch.save() file or is damaged '
+                              f'({detail})') from None
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile) as exc:
+        raise CheckpointError(f'checkpoint {path} cannot be read ({type(exc).__name__}: '
+                              f'{str(exc).splitlines()[0] if str(exc) else "no detail"}); was its '
+                              'save interrupted?') from None
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(
+            f'checkpoint {path} holds a {type(checkpoint).__name__}, not a checkpoint (a dict of '
+            "tensors, or a dict with a 'state_dict' of tensors)")
+    state_dict = weights_of(checkpoint)
+    key = next((k for k in WEIGHTS_KEYS if checkpoint.get(k) is state_dict), None)
+    if not state_dict or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
+        raise CheckpointError(
+            f'checkpoint {path} holds no weights: expected a dict of tensors or a dict with a '
+            f"'state_dict' of tensors; its keys are {_preview([str(k) for k in checkpoint])}")
     # (EMAHook's 'ema_state_dict' keeps its keys: they are the EMA wrapper's own 'module.*')
-    if isinstance(checkpoint, dict):
-        if isinstance(checkpoint.get('state_dict'), dict):
-            checkpoint['state_dict'] = strip_wrapper_prefixes(checkpoint['state_dict'])
-        elif checkpoint and all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
-            checkpoint = strip_wrapper_prefixes(checkpoint)  # a raw state dict
+    if key is None:
+        return strip_wrapper_prefixes(checkpoint)
+    checkpoint[key] = strip_wrapper_prefixes(state_dict)
     return checkpoint
 
 
-def allow_mmengine_checkpoints() -> None:
-    torch.serialization.add_safe_globals(mmengine_checkpoint_globals())
-    CheckpointLoader.register_scheme(prefixes='', loader=load_local_checkpoint, force=True)
+def weights_of(checkpoint: dict) -> Dict[str, torch.Tensor]:
+    """The state dict of a checkpoint :func:`load_checkpoint` returned."""
+    key = next((k for k in WEIGHTS_KEYS if isinstance(checkpoint.get(k), dict)), None)
+    return checkpoint[key] if key else checkpoint
 
+
+# -- writing -----------------------------------------------------------------------------------------
+def partial_path(path: str) -> str:
+    """Where a file is written before :func:`publish_atomically` puts it at ``path``."""
+    folder, name = osp.split(path)
+    return osp.join(folder, f'.{name}.partial')
+
+
+def publish_atomically(partial: str, path: str) -> None:
+    """Make the finished file ``partial`` appear at ``path`` in one step, durably."""
+    with open(partial, 'rb+') as f:
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(partial, path)
+    directory = os.open(osp.dirname(osp.abspath(path)), os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def write_text_atomically(path: str, text: str) -> None:
+    partial = partial_path(path)
+    with open(partial, 'w') as f:
+        f.write(text)
+    publish_atomically(partial, path)
+
+
+def save_atomically(obj, path: str) -> None:
+    """``torch.save(obj, path)``, where a crash leaves the previous file (or none), never half."""
+    partial = partial_path(path)
+    torch.save(obj, partial)
+    publish_atomically(partial, path)
+
+
+def newest_intact_checkpoint(work_dir: str) -> Tuple[Optional[str], List[str]]:
+    """The checkpoint ``--resume`` should continue from, and why others were skipped.
+
+    Candidates: the one named in ``work_dir/last_checkpoint``, then every ``*.pth`` in the work
+    dir, newest first. The first whose archive is complete (every record's checksum) wins.
+    """
+    candidates = []
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(pointer):
+        with open(pointer) as f:
+            candidates.append(f.read().strip())
+    found = sorted(glob.glob(osp.join(work_dir, '*.pth')), key=osp.getmtime, reverse=True)
+    candidates += [p for p in found if not any(osp.abspath(p) == osp.abspath(c)
+                                               for c in candidates)]
+    skipped = []
+    for path in candidates:
+        problem = file_problem(path, verify_data=True)
+        if problem is None:
+            return path, skipped
+        skipped.append(f'{path} {problem}')
+    return None, skipped
+
+
+# -- comparing ---------------------------------------------------------------------------------------
+def state_dict_problems(state_dict: Dict[str, torch.Tensor],
+                        expected: Dict[str, torch.Tensor]) -> List[str]:
+    """What keeps ``state_dict`` from loading strictly where ``expected`` is the target's state
+    dict: missing and unexpected keys and shape mismatches, one string each (empty if none)."""
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    mismatched = [f'{k}: {tuple(state_dict[k].shape)} vs {tuple(v.shape)}'
+                  for k, v in expected.items() if k in state_dict and state_dict[k].shape != v.shape]
+    problems = []
+    if missing:
+        problems.append(f'missing {len(missing)}: {_preview(missing)}')
+    if unexpected:
+        problems.append(f'unexpected {len(unexpected)}: {_preview(unexpected)}')
+    if mismatched:
+        problems.append(f'shape mismatch {len(mismatched)} (checkpoint vs model): '
+                        f'{_preview(mismatched)}')
+    return problems
+
+
+def check_state_dict(state_dict: Dict[str, torch.Tensor], model: torch.nn.Module,
+                     what: str = 'checkpoint') -> None:
+    """Raise unless ``state_dict`` has exactly the keys and shapes of ``model``'s state dict."""
+    problems = state_dict_problems(state_dict, model.state_dict())
+    if problems:
+        raise CheckpointMismatchError(f'{what} does not fit the model: ' + '; '.join(problems))
+
+
+def _preview(items: List[str], limit: int = 10) -> str:
+    return ', '.join(items[:limit]) + (f' ... (+{len(items) - limit} more)' if len(items) > limit else '')

@@ -1,5 +1,8 @@
 """Launch helpers shared by tools/train.py and tools/test.py."""
+import difflib
 import gc
+import inspect
+import logging
 import os
 import os.path as osp
 
@@ -30,18 +33,92 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
 
 
 def load_config(path: str, cfg_options: dict, launcher: str, work_dir: str = None) -> Config:
-    """The config of a train/test run: ``--cfg-options`` merged, checkpoints loaded strictly
-    (:class:`vmlp_mm.engine.StrictCheckpointHook`), the launcher (with the CPU distributed
-    set-up) and the work dir (default ``./work_dirs/<config name>``) set."""
+    """The config of a train/test run: ``--cfg-options`` checked and merged, checkpoints saved
+    crash-safely (:class:`vmlp_mm.engine.CrashSafeCheckpointHook`) and loaded strictly
+    (:class:`vmlp_mm.engine.StrictCheckpointHook`), schedulers fitted to the run length, the
+    launcher (with the CPU distributed set-up) and the work dir (default
+    ``./work_dirs/<config name>``) set."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'no config file at {path}')
     cfg = Config.fromfile(path)
     if cfg_options:
+        check_cfg_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
     cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(type='vmlp_mm.StrictCheckpointHook')]
+    checkpoint_hook = cfg.get('default_hooks', {}).get('checkpoint')
+    if checkpoint_hook and checkpoint_hook.get('type') in ('CheckpointHook', None):
+        checkpoint_hook.type = 'vmlp_mm.CrashSafeCheckpointHook'
+    drop_schedulers_after_the_run(cfg)
     cfg.launcher = launcher
     setup_cpu_distributed(cfg, launcher)
     cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs', osp.splitext(osp.basename(path))[0])
     return cfg
+
+
+def check_cfg_options(cfg: Config, cfg_options: dict) -> None:
+    """Refuse ``--cfg-options`` keys that are typos of the config's keys.
+
+    mmengine merges unknown keys silently, so ``trian_cfg.max_epochs=2`` would train the full
+    schedule. Every key's parents must exist in the config; a new last part is allowed (e.g. a
+    backbone argument the config leaves at its default) unless it is nearly the name of an
+    existing sibling (``max_epoch`` next to ``max_epochs``).
+    """
+    from mmengine.runner import Runner
+    runner_arguments = set(inspect.signature(Runner.__init__).parameters) - {'self'}
+    for key in cfg_options:
+        node, parts = cfg, key.split('.')
+        if parts[0] not in cfg and parts[0] in runner_arguments:
+            continue  # a Runner argument the config leaves at its default
+        for depth, part in enumerate(parts):
+            is_last = depth == len(parts) - 1
+            if isinstance(node, (list, tuple)):
+                if not (part.isdigit() and int(part) < len(node)):
+                    raise ValueError(f'--cfg-options {key}: {".".join(parts[:depth]) or "the config"}'
+                                   f' is a list of {len(node)}; {part!r} is not an index of it')
+                node = node[int(part)]
+                continue
+            if not isinstance(node, (dict, Config)):
+                raise ValueError(f'--cfg-options {key}: {".".join(parts[:depth])} is {node!r}, not '
+                               f'a dict; set it whole, e.g. {".".join(parts[:depth])}="dict(...)"')
+            if part in node:
+                node = node[part]
+                continue
+            close = difflib.get_close_matches(part, [str(k) for k in node], n=1,
+                                              cutoff=0.9 if is_last and depth else 0.6)
+            if is_last and depth and not close:
+                break  # a new argument of an existing dict
+            where = '.'.join(parts[:depth]) or 'the config'
+            hint = (f'; did you mean {".".join(parts[:depth] + close)}?' if close else
+                    f'; its keys are {", ".join(sorted(map(str, node)))} (to add a section, '
+                    f'give it whole: {".".join(parts[:depth + 1])}="dict(...)")')
+            raise ValueError(f'--cfg-options {key}: {where} has no key {part!r}{hint}')
+
+
+def drop_schedulers_after_the_run(cfg: Config) -> None:
+    """Leave out parameter schedulers that would start at or after the end of a shortened run.
+
+    A scheduler without ``end`` ends with the run; one that begins after a warmup
+    (``begin=1``) then has ``begin >= end`` when the run is that short (``train_cfg.max_epochs=1``)
+    and mmengine stops with "end should be larger than begin". Such a scheduler would never act,
+    so it is left out, with a warning.
+    """
+    schedulers = cfg.get('param_scheduler')
+    train_cfg = cfg.get('train_cfg') or {}
+    if not isinstance(schedulers, (list, tuple)):
+        return
+    kept = []
+    for scheduler in schedulers:
+        by_epoch = scheduler.get('by_epoch', True)
+        length = train_cfg.get('max_epochs' if by_epoch else 'max_iters')
+        unit = 'epoch' if by_epoch else 'iteration'
+        if 'end' not in scheduler and length is not None and scheduler.get('begin', 0) >= length:
+            print_log(f'{scheduler["type"]} begins at {unit} {scheduler["begin"]}, at or after the '
+                      f'end of this {length}-{unit} run: left out', logger='current',
+                      level=logging.WARNING)
+            continue
+        kept.append(scheduler)
+    cfg.param_scheduler = kept
 
 
 def destroy_distributed(synchronize: bool = True) -> None:
