@@ -4,7 +4,6 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.path.join(os.path.dirname(ROOT), 'shared')
 sys.path.insert(0, ROOT)
 
 
@@ -15,10 +14,8 @@ def repo_root():
 
 @pytest.fixture(scope='session')
 def official_keys_dir():
-    path = os.environ.get('VMLP_OFFICIAL_KEYS', os.path.join(SHARED, 'reference', 'official_keys'))
-    if not os.path.isdir(path):
-        pytest.skip(f'no official key manifests at {path} (set VMLP_OFFICIAL_KEYS)')
-    return path
+    """Key names and shapes of the official checkpoints (data, committed under tests/data)."""
+    return os.environ.get('VMLP_OFFICIAL_KEYS', os.path.join(ROOT, 'tests', 'data', 'official_keys'))
 
 
 @pytest.fixture(scope='session')

@@ -263,7 +263,7 @@ class StripMLP(VisionMLPBackbone):
             raise ValueError('Strip-MLP normalises maps with BatchNorm before pooling (the '
                              'official norm); use gap_before_final_norm=False with a '
                              'GlobalAveragePooling neck')
-        super().__init__(arch, **kwargs)
+        super().__init__(arch, drop_path_rate=drop_path_rate, **kwargs)
         self.drop_path_rates = [[drop_path_rate] * depth for depth in self.depths]
         settings = self.arch_settings
         c = self.channels

@@ -9,7 +9,7 @@ Outputs that are written in one go go through :func:`vmlp_mm.utils.checkpoint.sa
 import argparse
 import os
 import os.path as osp
-from typing import Iterable
+from typing import Iterable, Optional
 
 
 class OutputExistsError(FileExistsError):
@@ -30,7 +30,7 @@ def _same_file(a: str, b: str) -> bool:
         return False
 
 
-def check_output(path: str, inputs: Iterable[str] = (), force: bool = False,
+def check_output(path: str, inputs: Iterable[str] = (), force: Optional[bool] = False,
                  what: str = 'output') -> None:
     """Raise :class:`OutputExistsError` unless writing ``path`` loses nothing.
 
@@ -38,7 +38,8 @@ def check_output(path: str, inputs: Iterable[str] = (), force: bool = False,
         path: the file or folder the tool will write.
         inputs: files or folders the tool reads; ``path`` may be none of them nor lie inside one
             that is a folder.
-        force: allow replacing an existing ``path`` that is not an input.
+        force: allow replacing an existing ``path`` that is not an input; None for a tool
+            without ``--force`` (the message then does not offer it).
         what: how the message names ``path`` (e.g. ``'DST'``).
     """
     for source in inputs:
@@ -52,8 +53,8 @@ def check_output(path: str, inputs: Iterable[str] = (), force: bool = False,
                 'another path (inputs are never overwritten, not even with --force)')
     if osp.lexists(path) and not force:
         kind = 'folder' if osp.isdir(path) else 'file'
-        raise OutputExistsError(f'{what} {path} exists ({kind}); pick another path, or pass '
-                                '--force to replace it')
+        raise OutputExistsError(f'{what} {path} exists ({kind}); pick another path'
+                                + (', or pass --force to replace it' if force is False else ''))
     parent = osp.dirname(osp.abspath(path))
     if osp.exists(parent) and not os.access(parent, os.W_OK):
         raise OutputExistsError(f'{what} {path}: cannot write in {parent} (no permission)')

@@ -1,0 +1,204 @@
+"""Bad input, category by category: each gets an error that names the problem and the fix.
+The messages are asserted, not only the exception types."""
+import os
+import os.path as osp
+import shutil
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+import vmlp_mm  # noqa: F401
+from vmlp_mm.backbones import ActiveMLP, MSMLP, PosMLP, RepMLPNet, StripMLP
+from vmlp_mm.engine.data_checks import DatasetError, build_dataloader_clearly, check_num_classes
+from vmlp_mm.engine.runner import Runner
+from vmlp_mm.utils.launch import load_config
+
+CLS_CONFIG = 'configs/demo/msmlp-nano_demo-digits.py'
+SEG_CONFIG = 'configs/demo/upernet_msmlp-nano_demo-shapes-ade.py'
+
+
+# -- --cfg-options and schedules ---------------------------------------------------------------------
+CFG_OPTIONS = {
+    'top-level typo': ({'trian_cfg.max_epochs': 2}, "has no key 'trian_cfg'; did you mean train_cfg"),
+    'leaf typo': ({'train_cfg.max_epoch': 2}, "did you mean train_cfg.max_epochs"),
+    'section typo': ({'default_hooks.chekpoint.interval': 1},
+                     "default_hooks has no key 'chekpoint'; did you mean default_hooks.checkpoint"),
+    'index out of range': ({'param_scheduler.5.begin': 0}, 'is a list of 2'),
+    'through a value': ({'train_cfg.max_epochs.x': 1}, 'is 8, not a dict; set it whole'),
+    'unknown section': ({'foo.bar': 1}, "the config has no key 'foo'"),
+}
+
+
+@pytest.mark.parametrize('options,message', CFG_OPTIONS.values(), ids=CFG_OPTIONS.keys())
+def test_cfg_options_that_name_no_key_are_refused(repo_root, options, message):
+    with pytest.raises(ValueError, match=message):
+        load_config(osp.join(repo_root, CLS_CONFIG), options, 'none')
+
+
+@pytest.mark.parametrize('options', [
+    {'model.backbone.with_cp': True},          # a new argument of an existing dict
+    {'randomness.seed': 0},                    # a Runner argument the config leaves out
+    {'train_dataloader.dataset.indices': 8},
+    {'param_scheduler.1.eta_min': 0.},
+], ids=['new argument', 'runner argument', 'dataset argument', 'list index'])
+def test_cfg_options_that_add_arguments_are_accepted(repo_root, options):
+    load_config(osp.join(repo_root, CLS_CONFIG), options, 'none')
+
+
+def test_a_run_shorter_than_the_warmup_leaves_out_the_schedulers_it_never_reaches(repo_root):
+    cfg = load_config(osp.join(repo_root, CLS_CONFIG), {'train_cfg.max_epochs': 1}, 'none')
+    assert [s['type'] for s in cfg.param_scheduler] == ['LinearLR']
+    cfg = load_config(osp.join(repo_root, CLS_CONFIG), {'train_cfg.max_epochs': 2}, 'none')
+    assert [s['type'] for s in cfg.param_scheduler] == ['LinearLR', 'CosineAnnealingLR']
+
+
+def test_a_missing_config_names_the_path(repo_root):
+    with pytest.raises(FileNotFoundError, match='no config file at configs/nope.py'):
+        load_config('configs/nope.py', None, 'none')
+
+
+# -- backbone arguments ------------------------------------------------------------------------------
+BACKBONES = [MSMLP, PosMLP, StripMLP, ActiveMLP, RepMLPNet]
+ARGUMENTS = {
+    'drop_path_rate 1': (dict(drop_path_rate=1.0), r'drop_path_rate must be in \[0, 1\)'),
+    'drop_path_rate < 0': (dict(drop_path_rate=-0.1), r'drop_path_rate must be in \[0, 1\)'),
+    'duplicate out_indices': (dict(out_indices=(1, 1)), 'name stage 1 twice'),
+    'same stage twice': (dict(out_indices=(3, -1)), 'name stage 3 twice'),
+    'out_indices out of range': (dict(out_indices=(4, )), 'out of range for 4 stages'),
+    'frozen_stages': (dict(frozen_stages=5), r'frozen_stages must be in \[-1, 4\]'),
+    'arch': (dict(arch='nanoo'), "Unknown arch 'nanoo'"),
+    'in_channels': (dict(in_channels=0), 'in_channels must be a positive int'),
+}
+
+
+@pytest.mark.parametrize('backbone', BACKBONES, ids=lambda b: b.__name__)
+@pytest.mark.parametrize('kwargs,message', ARGUMENTS.values(), ids=ARGUMENTS.keys())
+def test_backbone_arguments_out_of_range(backbone, kwargs, message):
+    kwargs = dict(dict(arch='nano'), **kwargs)
+    with pytest.raises(ValueError, match=message):
+        backbone(**kwargs)
+
+
+@pytest.mark.parametrize('backbone', BACKBONES, ids=lambda b: b.__name__)
+def test_inputs_below_the_smallest_size_say_the_limit(backbone):
+    model = backbone('nano').eval()
+    limit = model.min_input_size
+    with torch.no_grad():
+        model(torch.randn(1, 3, limit, limit + 5))
+        if limit > 1:
+            with pytest.raises(ValueError, match=f'at least {limit}x{limit} pixels, got'):
+                model(torch.randn(1, 3, limit - 1, 64))
+        with pytest.raises(ValueError, match=r'expects \[N, 3, H, W\] images'):
+            model(torch.randn(1, 1, 32, 32))
+
+
+# -- datasets ----------------------------------------------------------------------------------------
+def loader(dataset):
+    return dict(batch_size=1, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False),
+                dataset=dataset)
+
+
+def digits(root, **kwargs):
+    return dict(type='mmpretrain.CustomDataset', data_root=root, pipeline=[], **kwargs)
+
+
+def shapes_ade(root):
+    return dict(type='mmseg.BaseSegDataset', data_root=root, pipeline=[], img_suffix='.jpg',
+                seg_map_suffix='.png', metainfo=dict(classes=('bg', 'a', 'b', 'c')),
+                data_prefix=dict(img_path='images/training', seg_map_path='annotations/training'))
+
+
+def shapes_coco(root, ann_file='annotations/instances_train2017.json',
+                classes=('square', 'circle', 'triangle')):
+    return dict(type='mmdet.CocoDataset', data_root=root, ann_file=ann_file, pipeline=[],
+                data_prefix=dict(img='train2017/'), filter_cfg=dict(filter_empty_gt=True),
+                metainfo=dict(classes=classes))
+
+
+def write(path, text):
+    with open(path, 'w') as f:
+        f.write(text)
+    return str(path)
+
+
+@pytest.fixture(scope='module')
+def broken(demo_data, tmp_path_factory):
+    """Copies of the demo data with one thing wrong each."""
+    root = tmp_path_factory.mktemp('broken')
+    shutil.copytree(osp.join(demo_data, 'digits', 'train'), root / 'digits' / 'train')
+    (root / 'empty' / 'train').mkdir(parents=True)
+    ade = root / 'ade'
+    shutil.copytree(osp.join(demo_data, 'shapes_ade'), ade)
+    os.remove(sorted((ade / 'annotations' / 'training').iterdir())[0])
+    coco = root / 'coco'
+    shutil.copytree(osp.join(demo_data, 'shapes_coco'), coco)
+    os.remove(sorted((coco / 'train2017').iterdir())[0])
+    write(root / 'ann_bad.txt', 'a line without a label\n')
+    write(root / 'ann_missing_image.txt', '0/nope.png 0\n')
+    write(root / 'empty.json', '')
+    write(root / 'cut.json', '{"images": [')
+    return root
+
+
+DATASETS = {
+    'missing root': (lambda r: digits(str(r / 'nope'), data_prefix='train'),
+                     r'No such file or directory: .*nope/train; check data_root'),
+    'empty folder': (lambda r: digits(str(r / 'empty'), data_prefix='train'), 'Found 0 files'),
+    'missing annotation file': (lambda r: digits(str(r / 'digits'), ann_file=str(r / 'no.txt'),
+                                                 data_prefix='train'), r'no\.txt'),
+    'malformed annotation line': (lambda r: digits(str(r / 'digits'), data_prefix='train',
+                                                   ann_file=str(r / 'ann_bad.txt')),
+                                  r"ann_bad\.txt.*invalid literal for int\(\)"),
+    'annotation names a missing image': (
+        lambda r: digits(str(r / 'digits'), data_prefix='train',
+                         ann_file=str(r / 'ann_missing_image.txt')),
+        r'train/0/nope\.png does not exist \(a file its annotations list\)'),
+    'missing segmentation map': (lambda r: shapes_ade(str(r / 'ade')),
+                                 r'annotations/training/\S+\.png does not exist'),
+    'empty json': (lambda r: shapes_coco(str(r / 'coco'), str(r / 'empty.json')),
+                   r'empty\.json.*not valid JSON .*empty or cut off'),
+    'cut json': (lambda r: shapes_coco(str(r / 'coco'), str(r / 'cut.json')),
+                 r'cut\.json.*not valid JSON'),
+    'missing image': (lambda r: shapes_coco(str(r / 'coco')), r'train2017/\S+\.jpg does not exist'),
+    'classes not in the annotations': (
+        lambda r: shapes_coco(str(r / 'coco'), classes=('cat', 'dog')),
+        r"has no samples \(after filtering\); are its metainfo classes \['cat', 'dog'\]"),
+}
+
+
+@pytest.mark.parametrize('make,message', DATASETS.values(), ids=DATASETS.keys())
+def test_dataset_problems_name_the_dataset_and_file(broken, make, message):
+    init_default_scope('mmpretrain')
+    with pytest.raises(DatasetError, match=message):
+        build_dataloader_clearly(Runner.build_dataloader, loader(make(broken)))
+
+
+def test_a_head_with_another_number_of_classes(demo_data):
+    init_default_scope('mmpretrain')
+    dataset = build_dataloader_clearly(
+        Runner.build_dataloader,
+        loader(digits(osp.join(demo_data, 'digits'), data_prefix='train'))).dataset
+    model = torch.nn.Module()
+    model.head = torch.nn.Module()
+    model.head.num_classes = 5
+    with pytest.raises(DatasetError, match=r'model.head.num_classes is 5, but the train dataset '
+                       r'has 10 classes .*set model.head.num_classes=10'):
+        check_num_classes(model, dataset, 'train')
+
+
+# -- distributed launch ------------------------------------------------------------------------------
+def test_a_busy_port_names_the_variable(repo_root):
+    with socket.socket() as busy:
+        busy.bind(('', 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(['bash', 'tools/dist_train.sh', CLS_CONFIG, '2'], cwd=repo_root,
+                                capture_output=True, text=True,
+                                env=dict(os.environ, PORT=str(port), PYTHON=sys.executable))
+    assert result.returncode == 1
+    assert f'port {port} is in use' in result.stderr and f'PORT={port + 1}' in result.stderr
