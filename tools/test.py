@@ -1,13 +1,22 @@
-"""Evaluate a checkpoint with a vmlp_mm config of any task (the config's test set and metrics)."""
+"""Evaluate a checkpoint with a vmlp_mm config of any task (the config's test set and metrics).
+
+The flags are those of mmpretrain's, mmseg's and mmdet's ``tools/test.py``, with their behaviour
+per task: ``--out`` (raw predictions), ``--show-dir``/``--show``/``--wait-time`` (pictures of
+predictions next to the ground truth, every image), ``--tta`` (the config's ``tta_model`` and
+``tta_pipeline``; mmdet has none for instance segmentation, which is said, not failed).
+"""
 import argparse
+import copy
 import json
 import os
+import os.path as osp
 
-from mmengine.config import DictAction
+from mmengine.config import Config, ConfigDict, DictAction
 
 from vmlp_mm.engine import CrashSafeRunner
 from vmlp_mm.utils.checkpoint import CheckpointError, file_problem
 from vmlp_mm.utils.launch import destroy_distributed, load_config
+from vmlp_mm.visualization import MIN_SIDE
 
 
 def parse_args():
@@ -15,7 +24,15 @@ def parse_args():
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='where the evaluation log goes')
+    parser.add_argument('--out', help='raw predictions: a .pkl file (classification, detection), '
+                        'or a folder of prediction maps (segmentation), as upstream writes them')
     parser.add_argument('--out-metrics', help='also write the metrics to this JSON file')
+    parser.add_argument('--show-dir', help='pictures of predictions next to the ground truth, '
+                        'one per test image')
+    parser.add_argument('--show', action='store_true', help='show the pictures in a window')
+    parser.add_argument('--wait-time', type=float, default=2, help='seconds per shown picture')
+    parser.add_argument('--tta', action='store_true', help="test-time augmentation (the config's "
+                        'tta_model/tta_pipeline; classification: flips by default)')
     parser.add_argument('--amp', action='store_true',
                         help='inference under autocast (float16 on a GPU, bfloat16 on CPU)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -28,6 +45,82 @@ def parse_args():
     return args
 
 
+def enable_pictures(cfg: Config, show_dir: str, show: bool, wait_time: float) -> None:
+    """Turn the config's visualization hook on for every test image, as each library does."""
+    hook = cfg.default_hooks.get('visualization')
+    if hook is None:
+        raise ValueError('--show/--show-dir need default_hooks.visualization in the config')
+    scope = cfg.default_scope
+    hook.interval = 1  # upstream draws every 50th image
+    if show:
+        hook.update(show=True, wait_time=wait_time)
+    if scope == 'mmpretrain':
+        hook.enable = True
+        if show_dir:
+            hook.out_dir = show_dir
+        hook.rescale_factor = readable_rescale_factor(cfg)
+    else:
+        hook.draw = True
+        if show_dir and scope == 'mmdet':
+            hook.test_out_dir = show_dir
+        elif show_dir:
+            cfg.visualizer.save_dir = show_dir
+
+
+def readable_rescale_factor(cfg: Config) -> float:
+    """mmpretrain writes the labels in a fixed font at the image's size: enlarge small images
+    (the first test image's size decides) so the text is readable."""
+    from mmengine.registry import DATASETS, init_default_scope
+    from PIL import Image
+    init_default_scope(cfg.default_scope)
+    dataset = DATASETS.build(dict(cfg.test_dataloader.dataset, pipeline=[], lazy_init=False))
+    path = dataset.get_data_info(0).get('img_path')
+    if not path or not osp.isfile(path):
+        return 1.
+    return float(max(1, -(-MIN_SIDE // min(Image.open(path).size))))
+
+
+def enable_tta(cfg: Config) -> None:
+    scope = cfg.default_scope
+    if scope == 'mmdet' and cfg.model.get('roi_head', {}).get('mask_head'):
+        raise SystemExit('--tta: mmdet has no test-time augmentation for instance segmentation '
+                         '(its DetTTAModel merges boxes only); evaluate without --tta')
+    if scope == 'mmpretrain' and 'tta_model' not in cfg:  # mmpretrain test.py's default
+        cfg.tta_model = dict(type='mmpretrain.AverageClsScoreTTA')
+        pipeline = cfg.test_dataloader.dataset.pipeline
+        cfg.tta_pipeline = copy.deepcopy(pipeline)
+        cfg.tta_pipeline[-1] = dict(type='TestTimeAug', transforms=[
+            [dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)], [pipeline[-1]]])
+    if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
+        raise SystemExit(f'--tta: the config has no tta_model/tta_pipeline ({scope})')
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+
+
+def set_raw_output(cfg: Config, out: str):
+    """mmseg writes prediction maps into the evaluator's output_dir; mmpretrain and mmdet dump a
+    pickle with a metric appended to the evaluator (returned, to add once the Runner exists)."""
+    if cfg.default_scope == 'mmseg':
+        cfg.test_evaluator.update(output_dir=out, keep_results=True)
+        return None
+    if not out.endswith(('.pkl', '.pickle')):
+        raise SystemExit(f'--out {out}: the raw predictions are a pickle, name it *.pkl')
+    if cfg.default_scope == 'mmdet':
+        from mmdet.evaluation import DumpDetResults
+        return DumpDetResults(out_file_path=out)
+    from mmengine.evaluator import DumpResults
+    return DumpResults(out_file_path=out)
+
+
+def run_test(cfg: Config, dump_metric=None) -> dict:
+    # no reference to the runner survives the call (its DDP model must be freed before the
+    # process group goes)
+    runner = CrashSafeRunner.from_cfg(cfg)
+    if dump_metric is not None:
+        runner.test_evaluator.metrics.append(dump_metric)
+    return runner.test()
+
+
 def main():
     args = parse_args()
     problem = file_problem(args.checkpoint)
@@ -35,12 +128,18 @@ def main():
         raise CheckpointError(f'checkpoint {args.checkpoint} {problem}')
     cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
     cfg.load_from = args.checkpoint
+    if args.tta and (args.show or args.show_dir):
+        raise SystemExit('--tta with --show/--show-dir: the visualization hooks draw one view per '
+                         'image, not the augmented batches; run the two separately')
+    if args.show or args.show_dir:
+        enable_pictures(cfg, args.show_dir, args.show, args.wait_time)
+    if args.tta:
+        enable_tta(cfg)
+    dump_metric = set_raw_output(cfg, args.out) if args.out else None
     if args.amp:  # autocast: float16 on a GPU, bfloat16 on CPU; predictions back in float32
         cfg.test_cfg = dict(cfg.get('test_cfg') or {}, type='vmlp_mm.AmpTestLoop', fp16=True)
     try:
-        # no reference to the runner survives the call (its DDP model must be freed before
-        # the process group goes)
-        metrics = CrashSafeRunner.from_cfg(cfg).test()
+        metrics = run_test(cfg, dump_metric)
     except BaseException:
         destroy_distributed(synchronize=False)
         raise

@@ -197,3 +197,18 @@ def test_amp_dtype_float16_on_cpu_is_refused(repo_root, tmp_path):
                              '--amp', '--amp-dtype', 'float16', '--work-dir', str(tmp_path)],
                             cwd=repo_root, capture_output=True, text=True)
     assert result.returncode != 0 and 'needs a GPU' in result.stderr
+
+
+def test_a_checkpoint_that_does_not_fit_is_refused_with_its_keys(repo_root, demo_data, tmp_path):
+    """mmengine loads load_from/test checkpoints with strict=False and only logs; ours refuse."""
+    from vmlp_mm.converters.cli import build_classifier
+    state = build_classifier(osp.join(repo_root, CLS_CONFIG.format('msmlp')), 10).state_dict()
+    state['backbone.extra.weight'] = state.pop('head.fc.bias')
+    path = str(tmp_path / 'other.pth')
+    torch.save({'state_dict': state, 'meta': {}}, path)
+    result = subprocess.run([sys.executable, 'tools/test.py', CLS_CONFIG.format('msmlp'), path,
+                             '--work-dir', str(tmp_path)], cwd=repo_root, capture_output=True,
+                            text=True)
+    assert result.returncode != 0
+    assert ('the checkpoint does not fit the model of the config: missing 1: head.fc.bias; '
+            'unexpected 1: backbone.extra.weight') in result.stderr

@@ -1,6 +1,6 @@
 """Hooks vmlp_mm's tools add to every run."""
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
+from mmengine.model import BaseTTAModel, is_model_wrapper
 
 from ..utils.checkpoint import CheckpointMismatchError, state_dict_problems
 from ..registry import HOOKS
@@ -20,6 +20,8 @@ class StrictCheckpointHook(Hook):
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        if isinstance(model, BaseTTAModel):  # mmengine loads into the wrapped model (--tta)
+            model = model.module
         state_dict = checkpoint.get('state_dict', checkpoint)
         problems = state_dict_problems(state_dict, model.state_dict())
         if not problems:

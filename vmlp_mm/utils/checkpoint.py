@@ -272,3 +272,15 @@ def check_state_dict(state_dict: Dict[str, torch.Tensor], model: torch.nn.Module
 
 def _preview(items: List[str], limit: int = 10) -> str:
     return ', '.join(items[:limit]) + (f' ... (+{len(items) - limit} more)' if len(items) > limit else '')
+
+
+# -- for upstream APIs -------------------------------------------------------------------------------
+def install_mmengine_loader() -> None:
+    """Make mmengine's readers of local files use :func:`load_checkpoint` (allowlist, prefixes,
+    clear errors), for the upstream APIs that load through mmengine: the inferencers,
+    ``init_model``, ``mmengine.runner.load_checkpoint``. Explicit and process-wide: our tools call
+    it; ``import vmlp_mm`` does not.
+    """
+    from mmengine.runner.checkpoint import CheckpointLoader
+    CheckpointLoader.register_scheme(prefixes='', loader=lambda path, map_location: load_checkpoint(
+        path, map_location), force=True)
