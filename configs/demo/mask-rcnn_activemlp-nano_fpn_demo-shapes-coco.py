@@ -10,5 +10,6 @@ model = dict(
         type='vmlp_mm.ActiveMLP',
         arch='nano',
         out_indices=(0, 1, 2, 3),
-        init_cfg=dict(type='Pretrained', checkpoint=checkpoint_file, prefix='backbone.')))
+        init_cfg=dict(type='Pretrained', checkpoint=checkpoint_file, prefix='backbone.',
+                      missing_ok=True)))
 optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'.peg.': dict(decay_mult=0.)}))

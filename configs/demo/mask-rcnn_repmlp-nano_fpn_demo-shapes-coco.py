@@ -10,4 +10,5 @@ model = dict(
         type='vmlp_mm.RepMLPNet',
         arch='nano',
         out_indices=(0, 1, 2, 3),
-        init_cfg=dict(type='Pretrained', checkpoint=checkpoint_file, prefix='backbone.')))
+        init_cfg=dict(type='Pretrained', checkpoint=checkpoint_file, prefix='backbone.',
+                      missing_ok=True)))

@@ -11,4 +11,5 @@ model = dict(
         arch='nano',
         out_indices=(0, 1, 2, 3),
         drop_path_rate=0.,
-        init_cfg=dict(type='Pretrained', checkpoint=checkpoint_file, prefix='backbone.')))
+        init_cfg=dict(type='Pretrained', checkpoint=checkpoint_file, prefix='backbone.',
+                      missing_ok=True)))

@@ -11,7 +11,7 @@ num_classes = 4  # background, square, circle, triangle
 model = dict(
     data_preprocessor=dict(size=(128, 128)),
     backbone=dict(arch='nano', drop_path_rate=0.,
-                  init_cfg=dict(checkpoint=checkpoint_file)),
+                  init_cfg=dict(checkpoint=checkpoint_file, missing_ok=True)),
     decode_head=dict(in_channels=[32, 64, 128, 256], channels=64, num_classes=num_classes,
                      norm_cfg=norm_cfg),
     auxiliary_head=dict(in_channels=128, channels=32, num_classes=num_classes,

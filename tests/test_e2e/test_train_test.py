@@ -127,10 +127,20 @@ def test_reparameterized_checkpoints_give_the_same_metrics(repo_root, cls_checkp
 def test_missing_pretrained_checkpoint_is_an_error(repo_root, demo_data, tmp_path):
     result = subprocess.run(
         [sys.executable, 'tools/train.py', SEG_CONFIG.format('msmlp'), '--work-dir', str(tmp_path),
-         '--cfg-options', 'model.backbone.init_cfg.checkpoint=does/not/exist.pth', *SEG_SHORT],
+         '--cfg-options', 'model.backbone.init_cfg.checkpoint=does/not/exist.pth',
+         'model.backbone.init_cfg.missing_ok=False', *SEG_SHORT],
         cwd=repo_root, capture_output=True, text=True)
     assert result.returncode != 0
     assert 'does/not/exist.pth' in result.stderr
+
+
+def test_dense_demo_configs_run_on_their_own(repo_root, demo_data, tmp_path):
+    """Without tools/run_demo.py's classification checkpoint: random weights and one notice."""
+    result = run_tool(repo_root, 'tools/train.py', DET_CONFIG.format('msmlp'), '--work-dir',
+                      str(tmp_path), '--cfg-options',
+                      'model.backbone.init_cfg.checkpoint=not/trained/yet.pth', *DET_SHORT)
+    log = result.stdout + result.stderr
+    assert log.count('not/trained/yet.pth does not exist: MSMLP starts from random weights') == 1
 
 
 def test_resume_continues_from_last_checkpoint(repo_root, demo_data, tmp_path):

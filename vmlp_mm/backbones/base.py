@@ -1,5 +1,7 @@
 """Behaviour shared by the vmlp_mm backbones: arch parsing, outputs, freezing, layer depth."""
 import copy
+import logging
+import os.path as osp
 import re
 from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
@@ -191,7 +193,8 @@ class VisionMLPBackbone(BaseModule):
     # -- initialisation ----------------------------------------------------------------------------
     def init_weights(self) -> None:
         """mmengine's initialisation, except that ``init_cfg=dict(type='Pretrained', ...)`` loads
-        strictly.
+        strictly, and ``missing_ok=True`` in it (the demo configs) starts from random weights
+        with a notice when the checkpoint file does not exist.
 
         mmengine loads pretrained weights with ``strict=False`` and only warns, so a checkpoint
         of another arch or form leaves a partly random backbone that trains without complaint.
@@ -204,6 +207,13 @@ class VisionMLPBackbone(BaseModule):
             super().init_weights()
             return
         checkpoint, prefix = cfg['checkpoint'], cfg.get('prefix') or ''
+        if cfg.get('missing_ok') and '://' not in checkpoint and not osp.exists(checkpoint):
+            print_log(f'{checkpoint} does not exist: {type(self).__name__} starts from random '
+                      'weights (init_cfg.missing_ok; tools/run_demo.py trains the classifier '
+                      'first)', logger='current', level=logging.WARNING)
+            self.init_cfg = None
+            super().init_weights()
+            return
         if prefix and not prefix.endswith('.'):
             prefix += '.'
         print_log(f'load {prefix or "model"} in model from: {checkpoint}', logger='current')

@@ -10,7 +10,7 @@ _base_ = [
     'mmpretrain::_base_/schedules/imagenet_bs1024_adamw_swin.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['vmlp_mm'], allow_failed_imports=False)
+custom_imports = dict(imports=['vmlp_mm', 'vmlp_mm.mmengine_loader'], allow_failed_imports=False)
 
 model = dict(
     # the official classifier normalises the last map, then averages it (the GAP neck)
@@ -27,3 +27,7 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=5),
 ]
 custom_hooks = [dict(type='EMAHook', momentum=4e-5, priority='ABOVE_NORMAL')]
+
+# restated without the _scope_ tag mmengine adds to dicts inherited through 'mmpretrain::':
+# mmpretrain's browse_dataset.py passes the dict to UniversalVisualizer(**cfg.visualizer)
+visualizer = dict(_delete_=True, type='UniversalVisualizer', vis_backends=[dict(type='LocalVisBackend')])

@@ -9,7 +9,7 @@ _base_ = [
     'mmpretrain::_base_/schedules/imagenet_bs1024_adamw_swin.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['vmlp_mm'], allow_failed_imports=False)
+custom_imports = dict(imports=['vmlp_mm', 'vmlp_mm.mmengine_loader'], allow_failed_imports=False)
 
 model = dict(
     backbone=dict(_delete_=True, type='vmlp_mm.MSMLP', arch='tiny', drop_path_rate=0.1),
@@ -21,3 +21,7 @@ train_dataloader = dict(batch_size=128)
 val_dataloader = dict(batch_size=128)
 test_dataloader = val_dataloader
 optim_wrapper = dict(clip_grad=dict(max_norm=5.0))
+
+# restated without the _scope_ tag mmengine adds to dicts inherited through 'mmpretrain::':
+# mmpretrain's browse_dataset.py passes the dict to UniversalVisualizer(**cfg.visualizer)
+visualizer = dict(_delete_=True, type='UniversalVisualizer', vis_backends=[dict(type='LocalVisBackend')])

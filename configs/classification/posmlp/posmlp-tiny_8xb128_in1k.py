@@ -15,7 +15,7 @@ _base_ = [
     'mmpretrain::_base_/schedules/imagenet_bs1024_adamw_swin.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['vmlp_mm'], allow_failed_imports=False)
+custom_imports = dict(imports=['vmlp_mm', 'vmlp_mm.mmengine_loader'], allow_failed_imports=False)
 
 model = dict(
     # the official classifier normalises the last map (norm3), then averages
@@ -56,3 +56,7 @@ param_scheduler = [
 train_cfg = dict(max_epochs=310)
 auto_scale_lr = dict(base_batch_size=1024)
 custom_hooks = [dict(type='EMAHook', momentum=8e-5, priority='ABOVE_NORMAL')]
+
+# restated without the _scope_ tag mmengine adds to dicts inherited through 'mmpretrain::':
+# mmpretrain's browse_dataset.py passes the dict to UniversalVisualizer(**cfg.visualizer)
+visualizer = dict(_delete_=True, type='UniversalVisualizer', vis_backends=[dict(type='LocalVisBackend')])

@@ -12,7 +12,7 @@ _base_ = [
     'mmpretrain::_base_/schedules/imagenet_bs1024_adamw_swin.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['vmlp_mm'], allow_failed_imports=False)
+custom_imports = dict(imports=['vmlp_mm', 'vmlp_mm.mmengine_loader'], allow_failed_imports=False)
 
 img_size = 224
 model = dict(
@@ -50,3 +50,7 @@ param_scheduler = [
 ]
 train_cfg = dict(max_epochs=100)
 auto_scale_lr = dict(base_batch_size=256)
+
+# restated without the _scope_ tag mmengine adds to dicts inherited through 'mmpretrain::':
+# mmpretrain's browse_dataset.py passes the dict to UniversalVisualizer(**cfg.visualizer)
+visualizer = dict(_delete_=True, type='UniversalVisualizer', vis_backends=[dict(type='LocalVisBackend')])

@@ -2,7 +2,7 @@
 # recipe (AdamW lr 1e-4, wd 0.05 without decay on norms and layer scales). MS-MLP has no official
 # detection recipe.
 _base_ = 'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py'
-custom_imports = dict(imports=['vmlp_mm'], allow_failed_imports=False)
+custom_imports = dict(imports=['vmlp_mm', 'vmlp_mm.mmengine_loader'], allow_failed_imports=False)
 
 # the ImageNet classifier from tools/train.py or tools/model_converters/msmlp_to_vmlp.py
 checkpoint_file = 'checkpoints/msmlp-tiny_in1k.pth'

@@ -1,7 +1,7 @@
 # Mask R-CNN + FPN + MS-MLP-T on COCO, 3x schedule (36 epochs) with multi-scale training and
 # random crops: mmdet's Swin-T 3x recipe with the backbone of the 1x config.
 _base_ = 'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_ms-crop-3x_coco.py'
-custom_imports = dict(imports=['vmlp_mm'], allow_failed_imports=False)
+custom_imports = dict(imports=['vmlp_mm', 'vmlp_mm.mmengine_loader'], allow_failed_imports=False)
 
 checkpoint_file = 'checkpoints/msmlp-tiny_in1k.pth'
 model = dict(

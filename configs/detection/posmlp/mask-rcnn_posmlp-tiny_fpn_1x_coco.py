@@ -2,7 +2,7 @@
 # recipe (AdamW lr 1e-4, wd 0.05 without decay on norms). PosMLP has no detection recipe; the
 # windows keep their pretrained size (maps padded to whole windows, padding masked).
 _base_ = 'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py'
-custom_imports = dict(imports=['vmlp_mm'], allow_failed_imports=False)
+custom_imports = dict(imports=['vmlp_mm', 'vmlp_mm.mmengine_loader'], allow_failed_imports=False)
 
 checkpoint_file = 'checkpoints/posmlp-tiny_in1k.pth'
 model = dict(

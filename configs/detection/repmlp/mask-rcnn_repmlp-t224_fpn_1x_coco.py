@@ -3,7 +3,7 @@
 # recipe. The partition FCs keep their pretrained size (56 in stage 0: an 800x1216 image's
 # 200x304 stride-4 map is padded to 4x6 windows).
 _base_ = 'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py'
-custom_imports = dict(imports=['vmlp_mm'], allow_failed_imports=False)
+custom_imports = dict(imports=['vmlp_mm', 'vmlp_mm.mmengine_loader'], allow_failed_imports=False)
 
 checkpoint_file = 'checkpoints/repmlp-t224_in1k.pth'
 model = dict(

@@ -2,7 +2,7 @@
 # PVT/PoolFormer Semantic FPN recipe the ActiveMLP paper reports (AdamW lr 2e-4, wd 1e-4, poly
 # 0.9), inherited from mmseg's PoolFormer config.
 _base_ = 'mmseg::poolformer/fpn_poolformer_s12_8xb4-40k_ade20k-512x512.py'
-custom_imports = dict(imports=['vmlp_mm'], allow_failed_imports=False)
+custom_imports = dict(imports=['vmlp_mm', 'vmlp_mm.mmengine_loader'], allow_failed_imports=False)
 
 checkpoint_file = 'checkpoints/activemlp-tiny_in1k.pth'
 model = dict(

@@ -3,7 +3,7 @@
 # which is mmseg's Swin UperNet recipe: AdamW lr 6e-5, wd 0.01 without decay on norms, 1500 linear
 # warm-up iterations, poly decay) with its drop path 0.2.
 _base_ = 'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py'
-custom_imports = dict(imports=['vmlp_mm'], allow_failed_imports=False)
+custom_imports = dict(imports=['vmlp_mm', 'vmlp_mm.mmengine_loader'], allow_failed_imports=False)
 
 # the ImageNet classifier from tools/train.py or tools/model_converters/activemlp_to_vmlp.py
 checkpoint_file = 'checkpoints/activemlp-tiny_in1k.pth'

@@ -2,7 +2,7 @@
 # UperNet recipe of mmseg (AdamW lr 6e-5, wd 0.01 without decay on norms and layer scales,
 # 1500 linear warm-up iterations, poly decay). MS-MLP has no official segmentation recipe.
 _base_ = 'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py'
-custom_imports = dict(imports=['vmlp_mm'], allow_failed_imports=False)
+custom_imports = dict(imports=['vmlp_mm', 'vmlp_mm.mmengine_loader'], allow_failed_imports=False)
 
 # the ImageNet classifier from tools/train.py or tools/model_converters/msmlp_to_vmlp.py
 checkpoint_file = 'checkpoints/msmlp-tiny_in1k.pth'

@@ -4,7 +4,7 @@
 # pretrained size (14/14/14/7): a 512 crop's stride-4 map (128x128) is padded to 10x10 windows,
 # padded tokens masked out of the mixing; at this size stage 3 mixes locally, not globally.
 _base_ = 'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py'
-custom_imports = dict(imports=['vmlp_mm'], allow_failed_imports=False)
+custom_imports = dict(imports=['vmlp_mm', 'vmlp_mm.mmengine_loader'], allow_failed_imports=False)
 
 # the ImageNet classifier from tools/train.py or tools/model_converters/posmlp_to_vmlp.py
 checkpoint_file = 'checkpoints/posmlp-tiny_in1k.pth'

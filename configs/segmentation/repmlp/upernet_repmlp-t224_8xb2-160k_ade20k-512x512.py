@@ -5,7 +5,7 @@
 # (tools/model_converters/reparameterize.py). The partition FCs keep their pretrained size: the
 # 128x128 stride-4 map of a 512 crop is padded to 3x3 windows of 56 in stage 0.
 _base_ = 'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py'
-custom_imports = dict(imports=['vmlp_mm'], allow_failed_imports=False)
+custom_imports = dict(imports=['vmlp_mm', 'vmlp_mm.mmengine_loader'], allow_failed_imports=False)
 
 # the ImageNet classifier from tools/train.py or tools/model_converters/repmlp_to_vmlp.py
 checkpoint_file = 'checkpoints/repmlp-t224_in1k.pth'
