@@ -13,10 +13,9 @@ import json
 import os
 import os.path as osp
 
+import vmlp_mm  # noqa: F401,I001  (first: quiets upstream import warnings)
 import mmcv
 from mmengine.config import Config
-
-import vmlp_mm  # noqa: F401
 from vmlp_mm.utils.checkpoint import file_problem, install_mmengine_loader, CheckpointError
 from vmlp_mm.utils.outputs import add_force_argument, check_output
 from vmlp_mm.visualization import draw_classification, draw_detection, draw_segmentation

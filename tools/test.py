@@ -11,6 +11,7 @@ import json
 import os
 import os.path as osp
 
+import vmlp_mm  # noqa: F401,I001  (first: quiets upstream import warnings)
 from mmengine.config import Config, ConfigDict, DictAction
 
 from vmlp_mm.engine import CrashSafeRunner

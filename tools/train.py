@@ -6,6 +6,7 @@ mmengine Runner does the rest. Flags follow the OpenMMLab train scripts.
 import argparse
 import os
 
+import vmlp_mm  # noqa: F401,I001  (first: quiets upstream import warnings)
 import torch
 from mmengine.config import Config, DictAction
 

@@ -9,7 +9,6 @@ import sys
 
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import vmlp_mm  # noqa: F401

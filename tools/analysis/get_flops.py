@@ -17,6 +17,7 @@ from mmengine.config import Config, DictAction
 
 from vmlp_mm.analysis import flop_analyzer
 from vmlp_mm.utils.config_model import TensorForward, build_config_model, default_shape
+from vmlp_mm.utils.progress import step
 
 
 def parse_args():
@@ -40,7 +41,8 @@ def main():
     analyzer = flop_analyzer(model, (torch.randn(1, 3, *shape), ))
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)
-    flops = analyzer.total()
+    with step(f'counting FLOPs at 1x3x{shape[0]}x{shape[1]}'):
+        flops = analyzer.total()
     params = sum(p.numel() for p in model.parameters())
     backbone = sum(p.numel() for p in model.model.backbone.parameters())
     print(complexity_stats_table(analyzer, max_depth=args.max_depth + 1, show_param_shapes=False))

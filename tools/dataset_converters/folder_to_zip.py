@@ -12,6 +12,8 @@ import os
 import os.path as osp
 import zipfile
 
+from mmengine.utils import ProgressBar
+
 from vmlp_mm.utils.checkpoint import partial_path, publish_atomically
 from vmlp_mm.utils.outputs import add_force_argument, check_output
 
@@ -26,16 +28,18 @@ def pack(src: str, dst: str, split: str, force: bool = False) -> int:
     archive, map_file = osp.join(dst, f'{split}.zip'), osp.join(dst, f'{split}_map.txt')
     for path in (archive, map_file):
         check_output(path, [src], force)
-    count = 0
+    images = [(label, name, image) for label, name in enumerate(classes)
+              for image in sorted(os.listdir(osp.join(root, name)))
+              if image.lower().endswith(IMAGE_SUFFIXES)]
+    progress = ProgressBar(len(images))
     with zipfile.ZipFile(partial_path(archive), 'w', zipfile.ZIP_STORED) as zf, \
             open(partial_path(map_file), 'w') as mf:
-        for label, name in enumerate(classes):
-            for image in sorted(os.listdir(osp.join(root, name))):
-                if image.lower().endswith(IMAGE_SUFFIXES):
-                    member = f'{name}/{image}'
-                    zf.write(osp.join(root, name, image), member)
-                    mf.write(f'{member} {label}\n')
-                    count += 1
+        for label, name, image in images:
+            member = f'{name}/{image}'
+            zf.write(osp.join(root, name, image), member)
+            mf.write(f'{member} {label}\n')
+            progress.update()
+    count = len(images)
     publish_atomically(partial_path(archive), archive)
     publish_atomically(partial_path(map_file), map_file)
     return count

@@ -24,6 +24,7 @@ from vmlp_mm.utils.checkpoint import (check_state_dict, load_checkpoint, partial
                                       publish_atomically, weights_of)
 from vmlp_mm.utils.config_model import TensorForward, build_config_model
 from vmlp_mm.utils.outputs import add_force_argument, check_output
+from vmlp_mm.utils.progress import step
 
 
 class BackboneOutputs(torch.nn.Module):
@@ -93,7 +94,8 @@ def main():
         cfg.merge_from_dict(args.cfg_options)
     module = build(cfg, args.part, tuple(args.shape), args.checkpoint)
     x = torch.randn(args.batch, 3, *args.shape)
-    export(module, x, args.out, args.opset)
+    with step(f'exporting to {args.out} (opset {args.opset})'):
+        export(module, x, args.out, args.opset)
     print(f'{args.config} ({args.part}) -> {args.out}, input {tuple(x.shape)}, opset {args.opset}, '
           f'{osp.getsize(args.out) / 1e6:.1f} MB')
     if args.check:

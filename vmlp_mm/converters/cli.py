@@ -11,6 +11,7 @@ from ..version import __version__
 from . import CONVERTERS
 from ..utils.checkpoint import save_atomically
 from ..utils.outputs import add_force_argument, check_output
+from ..utils.progress import step
 from .base import check_state_dict, load_official_state_dict
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -48,19 +49,23 @@ def backbone_overrides(model: str, official: dict) -> dict:
 def convert_file(model: str, src: str, dst: str, trust: bool = False,
                  verify: bool = True) -> dict:
     """Convert ``src`` to an mmpretrain checkpoint at ``dst``; returns its ``meta``."""
-    official = load_official_state_dict(src, trust=trust)
-    state_dict, arch = CONVERTERS[model].convert(official)
+    with step(f'reading {src}'):
+        official = load_official_state_dict(src, trust=trust)
+    with step(f'converting {len(official)} tensors'):
+        state_dict, arch = CONVERTERS[model].convert(official)
     overrides = backbone_overrides(model, official)
     config = classification_config(model, arch)
     if verify:
         num_classes = state_dict['head.fc.weight'].shape[0]
-        check_state_dict(state_dict, build_classifier(config, num_classes, overrides),
-                         'converted checkpoint')
+        with step(f'checking it against {osp.relpath(config, ROOT)}'):
+            check_state_dict(state_dict, build_classifier(config, num_classes, overrides),
+                             'converted checkpoint')
     os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
     meta = dict(source=osp.abspath(src), converter=f'{model}_to_vmlp', arch=arch,
                 config=osp.relpath(config, ROOT), backbone_overrides=overrides,
                 vmlp_mm_version=__version__)
-    save_atomically({'state_dict': state_dict, 'meta': meta}, dst)
+    with step(f'writing {dst}'):
+        save_atomically({'state_dict': state_dict, 'meta': meta}, dst)
     return meta
 
 

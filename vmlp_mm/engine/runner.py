@@ -17,6 +17,8 @@ leave nothing to resume from), and its auto-resume trusts ``last_checkpoint`` bl
 - :class:`CrashSafeCheckpointHook` writes ``last_checkpoint`` only after the checkpoint it names
   is in place, and deletes expired checkpoints only then.
 """
+import collections
+import logging
 import os
 import os.path as osp
 import random
@@ -57,6 +59,16 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state['cuda'])
 
 
+class _DropLines(logging.Filter):
+
+    def __init__(self, prefix: str):
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.prefix)
+
+
 def _is_local(path: str, backend_args=None) -> bool:
     return isinstance(get_file_backend(path, backend_args=backend_args), LocalBackend)
 
@@ -95,6 +107,27 @@ class CrashSafeRunner(Runner):
         if self._loaded_rng_state:
             set_rng_state(self._loaded_rng_state)
             self.logger.info('--resume: random generator states restored from the checkpoint')
+
+    def build_optim_wrapper(self, optim_wrapper):
+        """mmengine's, with its one log line per parameter and setting (~90 for a paramwise_cfg
+        of norms and layer scales) replaced by one line per parameter group."""
+        per_parameter = _DropLines('paramwise_options -- ')
+        self.logger.addFilter(per_parameter)
+        try:
+            built = super().build_optim_wrapper(optim_wrapper)
+        finally:
+            self.logger.removeFilter(per_parameter)
+        wrappers = built.values() if hasattr(built, 'values') else [built]
+        for wrapper in wrappers:
+            groups = wrapper.optimizer.param_groups
+            settings = collections.Counter(
+                (g['lr'], g.get('weight_decay', 0.)) for g in groups for _ in g['params'])
+            self.logger.info(
+                f'{type(wrapper.optimizer).__name__}, {sum(settings.values())} parameter tensors '
+                f'in {len(groups)} groups: ' + '; '.join(
+                    f'{n} with lr {lr:.3g} and weight decay {wd:.3g}'
+                    for (lr, wd), n in sorted(settings.items())))
+        return built
 
     @staticmethod
     def build_dataloader(dataloader, *args, **kwargs):
