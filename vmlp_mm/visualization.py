@@ -23,7 +23,7 @@ def enlarge(image: np.ndarray, min_side: int = MIN_SIDE) -> Tuple[np.ndarray, in
 
 
 def _font_scale(width: int) -> float:
-    return max(0.5, width / 640)
+    return max(0.6, width / 400)
 
 
 def _text(image, text, origin, color=(255, 255, 255), scale=None, background=(0, 0, 0)):
@@ -66,11 +66,21 @@ def draw_segmentation(image: np.ndarray, labels: np.ndarray, classes: Sequence[s
     """Class colours blended over the image, and a legend of the classes present."""
     colors = palette_for(classes, palette)
     valid = (labels != ignore_index) & (labels < len(classes))
+    # a 'background' class stays uncoloured: the image shows through (and the legend omits it)
+    for index, name in enumerate(classes):
+        if str(name).lower() == 'background':
+            valid &= labels != index
     overlay = image.copy()
     overlay[valid] = colors[labels[valid]]
     blended = (image * (1 - opacity) + overlay * opacity).astype(np.uint8)
-    picture, _ = enlarge(blended)
+    picture, factor = enlarge(blended)
     present = [int(c) for c in np.unique(labels[valid])]
+    # white outlines: the predicted regions stay visible where the image has the class colours
+    for index in present:
+        region = np.kron((labels == index) & valid, np.ones((factor, factor), bool))
+        contours, _ = cv2.findContours(region.astype(np.uint8), cv2.RETR_EXTERNAL,
+                                       cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(picture, contours, -1, (255, 255, 255), max(1, factor // 2))
     scale = _font_scale(picture.shape[1]) * 0.8
     row = int(36 * scale)
     legend = np.full((picture.shape[0], max(int(220 * scale), 120), 3), 255, np.uint8)
