@@ -64,6 +64,7 @@ def test_missing_images_and_files_are_clear_errors(digits_zip, tmp_path):
 
 def test_caltech101_split_is_reproducible(repo_root, tmp_path):
     from tools.dataset_converters.split_caltech101 import split
+    from vmlp_mm.utils.outputs import OutputExistsError
     src = tmp_path / 'src'
     for name, count in (('accordion', 10), ('airplanes', 7), ('BACKGROUND_Google', 3)):
         os.makedirs(src / name)
@@ -74,5 +75,5 @@ def test_caltech101_split_is_reproducible(repo_root, tmp_path):
     assert first == second and set(first) == {'accordion', 'airplanes'}
     assert [len(t) for t, _ in first.values()] == [8, 5]  # int(0.8 * n) per class
     assert sorted(os.listdir(tmp_path / 'a' / 'val' / 'airplanes')) == sorted(first['airplanes'][1])
-    with pytest.raises(SystemExit, match='exists'):
+    with pytest.raises(OutputExistsError, match='exists'):
         split(str(src), str(tmp_path / 'a'))
