@@ -16,7 +16,7 @@ import os.path as osp
 import vmlp_mm  # noqa: F401,I001  (first: quiets upstream import warnings)
 import mmcv
 from mmengine.config import Config
-from vmlp_mm.utils.checkpoint import file_problem, install_mmengine_loader, CheckpointError
+from vmlp_mm.utils.checkpoint import require_checkpoint_file
 from vmlp_mm.utils.outputs import add_force_argument, check_output
 from vmlp_mm.visualization import draw_classification, draw_detection, draw_segmentation
 
@@ -100,9 +100,9 @@ TASKS = {'mmpretrain': classify, 'mmseg': segment, 'mmdet': detect}
 
 def main():
     args = parse_args()
-    problem = file_problem(args.checkpoint)
-    if problem:
-        raise CheckpointError(f'checkpoint {args.checkpoint} {problem}')
+    require_checkpoint_file(args.checkpoint)
+    # importing the config runs its custom_imports, vmlp_mm.mmengine_loader among them: the
+    # inferencers then read the checkpoint through vmlp_mm's loader
     cfg = Config.fromfile(args.config)
     task = TASKS.get(cfg.get('default_scope'))
     if task is None:
@@ -113,8 +113,6 @@ def main():
     for out in outputs + [osp.join(args.out_dir, 'predictions.json')]:
         check_output(out, [args.inputs, args.checkpoint], args.force)
     os.makedirs(args.out_dir, exist_ok=True)
-    # the inferencers read checkpoints through mmengine: route that through our loader
-    install_mmengine_loader()
     predictions = {}
     for (image, picture, prediction), out in zip(
             task(cfg, args.checkpoint, images, args.device, score_thr=args.score_thr), outputs):

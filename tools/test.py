@@ -15,7 +15,7 @@ import vmlp_mm  # noqa: F401,I001  (first: quiets upstream import warnings)
 from mmengine.config import Config, ConfigDict, DictAction
 
 from vmlp_mm.engine import CrashSafeRunner
-from vmlp_mm.utils.checkpoint import CheckpointError, file_problem
+from vmlp_mm.utils.checkpoint import require_checkpoint_file
 from vmlp_mm.utils.launch import destroy_distributed, load_config
 from vmlp_mm.visualization import MIN_SIDE
 
@@ -124,9 +124,7 @@ def run_test(cfg: Config, dump_metric=None) -> dict:
 
 def main():
     args = parse_args()
-    problem = file_problem(args.checkpoint)
-    if problem:
-        raise CheckpointError(f'checkpoint {args.checkpoint} {problem}')
+    require_checkpoint_file(args.checkpoint)
     cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
     cfg.load_from = args.checkpoint
     if args.tta and (args.show or args.show_dir):

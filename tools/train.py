@@ -11,7 +11,7 @@ import torch
 from mmengine.config import Config, DictAction
 
 from vmlp_mm.engine import CrashSafeRunner
-from vmlp_mm.utils.checkpoint import CheckpointError, file_problem
+from vmlp_mm.utils.checkpoint import require_checkpoint_file
 from vmlp_mm.utils.launch import destroy_distributed, load_config
 
 
@@ -52,9 +52,7 @@ def build_config(args) -> Config:
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
-        problem = file_problem(args.resume)
-        if problem:
-            raise CheckpointError(f'--resume: checkpoint {args.resume} {problem}')
+        require_checkpoint_file(args.resume, what='--resume: checkpoint')
         cfg.resume, cfg.load_from = True, args.resume
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:

@@ -6,6 +6,10 @@ Our configs list it in ``custom_imports``, so the upstream tools and APIs that l
 through mmengine (``confusion_matrix.py``, the inferencers, ``init_model``) read Runner
 checkpoints under torch >= 2.6. ``import vmlp_mm`` alone does not do it.
 """
-from .utils.checkpoint import install_mmengine_loader
+from mmengine.runner.checkpoint import CheckpointLoader
 
-install_mmengine_loader()
+from .utils.checkpoint import load_checkpoint
+
+# prefix '': the scheme of local paths (URLs and open-mmlab:// keep their own loaders)
+CheckpointLoader.register_scheme(prefixes='', force=True, loader=lambda path, map_location:
+                                 load_checkpoint(path, map_location))

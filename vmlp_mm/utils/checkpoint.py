@@ -118,6 +118,14 @@ def file_problem(path: str, verify_data: bool = False) -> Optional[str]:
             'archive nor a pickle)')
 
 
+def require_checkpoint_file(path: str, what: str = 'checkpoint') -> None:
+    """Raise :class:`CheckpointError` now if ``path`` cannot be a checkpoint (the tools check
+    before building a model, so a wrong path fails in a second, not after the set-up)."""
+    problem = file_problem(path)
+    if problem:
+        raise CheckpointError(f'{what} {path} {problem}')
+
+
 def load_checkpoint(path: str, map_location='cpu', trust: bool = False) -> dict:
     """Read a checkpoint: a dict (mmengine's, with ``state_dict``, or a raw state dict).
 
@@ -132,9 +140,7 @@ def load_checkpoint(path: str, map_location='cpu', trust: bool = False) -> dict:
     """
     is_local = '://' not in str(path)
     if is_local:
-        problem = file_problem(path)
-        if problem:
-            raise CheckpointError(f'checkpoint {path} {problem}')
+        require_checkpoint_file(path)
     try:
         with mmengine_checkpoint_loading():
             if is_local:
@@ -273,14 +279,3 @@ def check_state_dict(state_dict: Dict[str, torch.Tensor], model: torch.nn.Module
 def _preview(items: List[str], limit: int = 10) -> str:
     return ', '.join(items[:limit]) + (f' ... (+{len(items) - limit} more)' if len(items) > limit else '')
 
-
-# -- for upstream APIs -------------------------------------------------------------------------------
-def install_mmengine_loader() -> None:
-    """Make mmengine's readers of local files use :func:`load_checkpoint` (allowlist, prefixes,
-    clear errors), for the upstream APIs that load through mmengine: the inferencers,
-    ``init_model``, ``mmengine.runner.load_checkpoint``. Explicit and process-wide: our tools call
-    it; ``import vmlp_mm`` does not.
-    """
-    from mmengine.runner.checkpoint import CheckpointLoader
-    CheckpointLoader.register_scheme(prefixes='', loader=lambda path, map_location: load_checkpoint(
-        path, map_location), force=True)
