@@ -4,7 +4,7 @@ PYTHON := $(VENV)/bin/python
 export VMLP_VENV := $(VENV)
 MODEL ?= msmlp
 
-.PHONY: install demo test
+.PHONY: install demo test lint
 
 install:
 	bash tools/install.sh
@@ -14,3 +14,7 @@ demo: install
 
 test: install
 	$(PYTHON) -m pytest tests
+
+# ruff (pyproject.toml): pyflakes, pycodestyle and isort's import order over the tree
+lint: install
+	$(VENV)/bin/ruff check .

@@ -15,7 +15,8 @@ def repo_root():
 @pytest.fixture(scope='session')
 def official_keys_dir():
     """Key names and shapes of the official checkpoints (data, committed under tests/data)."""
-    return os.environ.get('VMLP_OFFICIAL_KEYS', os.path.join(ROOT, 'tests', 'data', 'official_keys'))
+    return os.environ.get('VMLP_OFFICIAL_KEYS',
+                          os.path.join(ROOT, 'tests', 'data', 'official_keys'))
 
 
 @pytest.fixture(scope='session')

@@ -1,5 +1,5 @@
-"""FLOPs and parameters of every variant against the official models'
-(../shared/reference/ARCH_FACTS.md: fvcore, 1000-class head, pretraining resolution)."""
+"""FLOPs and parameters of every variant against the official models' (measured with fvcore on
+the official code, 1000-class head, pretraining resolution), and the analysis tools."""
 import subprocess
 import sys
 
@@ -7,29 +7,15 @@ import pytest
 import torch
 
 from vmlp_mm.analysis import flop_analyzer
-from vmlp_mm.backbones import MSMLP, ActiveMLP, PosMLP, RepMLPNet, StripMLP
-
-# class, arch, input size, params (exact), GFLOPs
-ARCH_FACTS = [
-    (MSMLP, 'tiny', 224, 28_656_232, 4.451), (MSMLP, 'small', 224, 50_303_752, 8.687),
-    (MSMLP, 'base', 224, 88_696_792, 15.361),
-    (PosMLP, 'tiny', 224, 20_925_538, 5.193), (PosMLP, 'small', 224, 36_816_450, 8.726),
-    (StripMLP, 'tiny_light', 224, 18_243_920, 2.531), (StripMLP, 'tiny', 224, 24_903_920, 3.665),
-    (StripMLP, 'small', 224, 42_568_600, 6.828), (StripMLP, 'base', 224, 57_216_480, 9.214),
-    (ActiveMLP, 'xtiny', 224, 15_349_128, 2.180), (ActiveMLP, 'tiny', 224, 27_152_232, 3.972),
-    (ActiveMLP, 'small', 224, 38_631_448, 6.913), (ActiveMLP, 'base', 224, 52_154_792, 10.148),
-    (ActiveMLP, 'large', 224, 76_238_032, 12.386),
-    (RepMLPNet, 't224', 224, 38_293_608, 2.829), (RepMLPNet, 'b224', 224, 68_242_712, 6.717),
-    (RepMLPNet, 't256', 256, 58_687_848, 4.285), (RepMLPNet, 'b256', 256, 96_447_512, 9.693),
-    (RepMLPNet, 'd256', 256, 86_887_648, 8.691), (RepMLPNet, 'l256', 256, 117_641_560, 11.675),
-]
+from vmlp_mm.families import VisionMLPClassifier, get_family
+from vmlp_testing import ARCH_FACTS, FAMILY_NAMES
 
 
-@pytest.mark.parametrize('cls,arch,size,params,gflops', ARCH_FACTS,
-                         ids=[f'{c.__name__}-{a}' for c, a, *_ in ARCH_FACTS])
-def test_params_and_flops_equal_official(cls, arch, size, params, gflops):
-    from vmlp_mm.timm_models import _create
-    model = _create(cls, arch).eval()  # the official classifier: backbone, pooling, head
+@pytest.mark.parametrize('family,arch,size,params,gflops', ARCH_FACTS,
+                         ids=[f'{f}-{a}' for f, a, *_ in ARCH_FACTS])
+def test_params_and_flops_equal_official(family, arch, size, params, gflops):
+    # the official classifier: backbone, pooling where the official model pools, head
+    model = VisionMLPClassifier.of_family(get_family(family), arch).eval()
     assert sum(p.numel() for p in model.parameters()) == params
     analyzer = flop_analyzer(model, (torch.randn(1, 3, size, size), ))
     analyzer.unsupported_ops_warnings(False)
@@ -69,9 +55,9 @@ def test_benchmark_tool_prints_a_row_per_setting(repo_root):
     assert all(float(r[5]) > 0 for r in rows)
 
 
-@pytest.mark.parametrize('model', ['msmlp', 'activemlp', 'repmlp', 'posmlp', 'stripmlp'])
+@pytest.mark.parametrize('model', FAMILY_NAMES)
 def test_benchmark_bf16_training_rows_for_every_backbone(repo_root, model):
-    rows = benchmark_rows(repo_root, f'configs/demo/{model}-nano_demo-digits.py', '--train',
+    rows = benchmark_rows(repo_root, get_family(model).demo_config('classification'), '--train',
                           '--dtype', 'fp32', 'bf16')
     assert [r[1].strip() for r in rows] == ['fp32', 'bf16']
     assert all(float(r[5]) > 0 for r in rows)

@@ -49,8 +49,8 @@ def largest_train_scale(cfg: Config):
 def seg_batch(model, size, batch=2):
     """Batch 2, the configs' images per GPU: UperNet's pyramid pooling normalises 1x1 maps with
     BatchNorm, which needs more than one value per channel."""
-    from mmseg.structures import SegDataSample
     from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
     samples = []
     for _ in range(batch):
         sample = SegDataSample(metainfo=dict(img_shape=size, pad_shape=size, ori_shape=size,

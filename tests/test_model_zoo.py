@@ -7,7 +7,7 @@ import sys
 
 import yaml
 
-from test_analysis import ARCH_FACTS
+from vmlp_testing import ARCH_FACTS
 
 
 def metafile_models(repo_root):
@@ -35,14 +35,12 @@ def test_every_full_scale_config_is_in_the_model_index(repo_root):
 
 
 def test_metafile_params_and_flops_are_the_measured_ones(repo_root):
-    facts = {(cls.__name__, arch): (params, gflops) for cls, arch, _, params, gflops in ARCH_FACTS}
-    classes = {'msmlp': 'MSMLP', 'activemlp': 'ActiveMLP', 'posmlp': 'PosMLP',
-               'stripmlp': 'StripMLP', 'repmlp': 'RepMLPNet'}
+    facts = {(family, arch): (params, gflops) for family, arch, _, params, gflops in ARCH_FACTS}
     checked = 0
     for model in metafile_models(repo_root):
         if model['Name'].endswith('_in1k'):
             name, arch = model['Name'][:-len('_in1k')].split('-', 1)
-            params, gflops = facts[(classes[name], arch)]
+            params, gflops = facts[(name, arch)]
             assert model['Metadata']['Parameters'] == params
             assert model['Metadata']['FLOPs'] == round(gflops * 1e9)
             checked += 1

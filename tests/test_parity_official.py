@@ -13,8 +13,9 @@ import sys
 import pytest
 import torch
 
-from vmlp_testing import randomize_batchnorms
-from vmlp_mm.converters import CONVERTERS, check_state_dict
+from vmlp_mm.converters import check_state_dict
+from vmlp_mm.families import get_family
+from vmlp_testing import build_config_classifier, convert_official, randomize_batchnorms
 
 OFFICIAL_SRC = os.environ.get('VMLP_OFFICIAL_SRC', '')
 
@@ -32,9 +33,8 @@ def load_official_module(relpath):
 
 
 def build_vmlp_classifier(model_name, arch, num_classes=1000, backbone_overrides=None):
-    from vmlp_mm.converters.cli import build_classifier, classification_config
-    return build_classifier(classification_config(model_name, arch), num_classes,
-                            backbone_overrides)
+    return build_config_classifier(get_family(model_name).classification_config(arch),
+                                   num_classes, **(backbone_overrides or {}))
 
 
 MSMLP_YAML = {
@@ -56,7 +56,7 @@ def test_msmlp_logits_equal_official(arch):
     with torch.no_grad():
         for p in official.parameters():
             p.add_(torch.randn_like(p) * 0.02)
-    state_dict, found_arch = CONVERTERS['msmlp'].convert(official.state_dict())
+    state_dict, found_arch = convert_official('msmlp', official.state_dict())[:2]
     assert found_arch == arch
     ours = build_vmlp_classifier('msmlp', arch).eval()
     check_state_dict(state_dict, ours)
@@ -93,7 +93,7 @@ def test_activemlp_logits_equal_official(arch, monkeypatch):
         for name, p in official.named_parameters():
             if 'offset_layer.1' in name:
                 p.mul_(50)
-    state_dict, found_arch = CONVERTERS['activemlp'].convert(official.state_dict())
+    state_dict, found_arch = convert_official('activemlp', official.state_dict())[:2]
     assert found_arch == arch
     ours = build_vmlp_classifier('activemlp', arch).eval()
     ours.load_state_dict(state_dict, strict=True)
@@ -114,12 +114,12 @@ def test_repmlp_logits_equal_official(arch):
     """Training-time and (official locality injection vs ours) deploy-time logits at the
     pretraining size. Only there: with several partitions per map the official inverse reshape
     (``partition_affine``) assigns windows to the wrong channels, see
-    ``test_repmlpnet.py::test_windows_are_independent``."""
+    ``test_repmlp.py::test_windows_are_independent``."""
     official_module = load_official_module('RepMLP/repmlpnet.py')
     torch.manual_seed(0)
     official = getattr(official_module, REPMLP_FUNCTIONS[arch])().eval()
     randomize_batchnorms(official)
-    state_dict, found_arch = CONVERTERS['repmlp'].convert(official.state_dict())
+    state_dict, found_arch = convert_official('repmlp', official.state_dict())[:2]
     assert found_arch == arch
     ours = build_vmlp_classifier('repmlp', arch).eval()
     ours.load_state_dict(state_dict, strict=True)
@@ -129,7 +129,7 @@ def test_repmlp_logits_equal_official(arch):
         torch.testing.assert_close(ours(x, mode='tensor'), official(x), rtol=1e-4, atol=1e-4)
         # the official deploy weights convert into our deploy model ...
         official.locality_injection()
-        deployed = CONVERTERS['repmlp'].convert(official.state_dict())[0]
+        deployed = convert_official('repmlp', official.state_dict())[0]
         ours_deploy = build_vmlp_classifier('repmlp', arch, backbone_overrides={'deploy': True})
         ours_deploy.eval().load_state_dict(deployed, strict=True)
         # ... and our re-parameterisation gives the same weights
@@ -143,7 +143,7 @@ def test_repmlp_logits_equal_official(arch):
 def assert_converted_logits_equal(model_name, arch, official, size=224):
     """Convert the official model's weights, load them strictly into our classifier and compare
     logits on a random batch."""
-    state_dict, found_arch = CONVERTERS[model_name].convert(official.state_dict())
+    state_dict, found_arch = convert_official(model_name, official.state_dict())[:2]
     assert found_arch == arch
     ours = build_vmlp_classifier(model_name, arch).eval()
     ours.load_state_dict(state_dict, strict=True)

@@ -3,17 +3,21 @@ import pytest
 import torch
 
 timm = pytest.importorskip('timm')
-from vmlp_mm.timm_models import TIMM_MODELS  # noqa: E402  (registers the models)
-
-NAMES = [f'vmlp_{model}_{arch}' for model, (_, archs) in TIMM_MODELS.items() for arch in archs]
-
-
-def test_every_variant_is_registered():
-    assert sorted(timm.list_models('vmlp_*')) == sorted(NAMES)
-    assert len(NAMES) == 25
+import vmlp_mm.timm_models  # noqa: E402,F401  (registers the models)
+from vmlp_mm.families import FAMILIES  # noqa: E402
+from vmlp_testing import FAMILY_NAMES  # noqa: E402
 
 
-@pytest.mark.parametrize('model', list(TIMM_MODELS))
+def test_every_canonical_arch_is_registered_and_builds():
+    names = {f'vmlp_{f.name}_{arch}': (f, arch) for f in FAMILIES.values() for arch in f.archs}
+    assert set(timm.list_models('vmlp_*')) == set(names)
+    for name, (family, arch) in names.items():
+        model = timm.create_model(name, num_classes=0)
+        assert model.backbone.arch_settings == family.backbone.arch_zoo[arch]
+        assert model.pretrained_cfg['architecture'] == name
+
+
+@pytest.mark.parametrize('model', FAMILY_NAMES)
 def test_classifier_and_features_only(model):
     classifier = timm.create_model(f'vmlp_{model}_nano', num_classes=7).eval()
     x = torch.randn(2, 3, 64, 64)

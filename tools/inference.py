@@ -13,9 +13,12 @@ import json
 import os
 import os.path as osp
 
-import vmlp_mm  # noqa: F401,I001  (first: quiets upstream import warnings)
+import vmlp_mm  # noqa: F401  (before the upstream packages: quiets their import warnings)
+
+# isort: split
 import mmcv
 from mmengine.config import Config
+
 from vmlp_mm.utils.checkpoint import require_checkpoint_file
 from vmlp_mm.utils.outputs import add_force_argument, check_output
 from vmlp_mm.visualization import draw_classification, draw_detection, draw_segmentation
@@ -31,7 +34,8 @@ def parse_args():
     parser.add_argument('inputs', help='an image, or a folder of images')
     parser.add_argument('--out-dir', required=True, help='where the pictures go')
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--score-thr', type=float, default=0.3, help='detection: lowest score drawn')
+    parser.add_argument('--score-thr', type=float, default=0.3,
+                        help='detection: lowest score drawn')
     add_force_argument(parser)
     return parser.parse_args()
 
@@ -118,8 +122,9 @@ def main():
             task(cfg, args.checkpoint, images, args.device, score_thr=args.score_thr), outputs):
         mmcv.imwrite(picture[..., ::-1], out, auto_mkdir=True)  # RGB -> BGR file
         predictions[osp.basename(image)] = prediction
-        print(f'{image} -> {out}: {prediction if task is not detect else len(prediction["instances"])}'
-              + (' instances' if task is detect else ''))
+        summary = (f'{len(prediction["instances"])} instances' if task is detect
+                   else prediction)
+        print(f'{image} -> {out}: {summary}')
     with open(osp.join(args.out_dir, 'predictions.json'), 'w') as f:
         json.dump(predictions, f, indent=1)
 

@@ -1,6 +1,7 @@
 """The CPU demo: pretrain a nano backbone on real digits, finetune UperNet and Mask R-CNN from it.
 
-    python tools/run_demo.py [--model msmlp|activemlp|repmlp|posmlp|stripmlp] [--work-dir work_dirs/demo]
+    python tools/run_demo.py [--model msmlp|activemlp|repmlp|posmlp|stripmlp|...]
+        [--work-dir work_dirs/demo]
 
 Makes the demo data (tools/make_demo_data.py), trains configs/demo/* one after another with
 tools/train.py -- the segmentation and detection backbones initialised from the classification
@@ -15,14 +16,13 @@ import subprocess
 import sys
 import time
 
+from vmlp_mm.families import FAMILIES, get_family
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-MODELS = ('msmlp', 'activemlp', 'repmlp', 'posmlp', 'stripmlp')
-STAGES = [
-    # task, config (for a model), metrics to report
-    ('classification', 'configs/demo/{}-nano_demo-digits.py', ['accuracy/top1']),
-    ('segmentation', 'configs/demo/upernet_{}-nano_demo-shapes-ade.py', ['mIoU', 'aAcc']),
-    ('detection', 'configs/demo/mask-rcnn_{}-nano_fpn_demo-shapes-coco.py',
-     ['coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP', 'coco/segm_mAP_50']),
+STAGES = [  # task, metrics to report
+    ('classification', ['accuracy/top1']),
+    ('segmentation', ['mIoU', 'aAcc']),
+    ('detection', ['coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP', 'coco/segm_mAP_50']),
 ]
 
 
@@ -45,6 +45,7 @@ def last_checkpoint(work_dir):
 def evaluate_untrained(config, out_file):
     """Test a config's model as constructed (random init, no pretrained weights)."""
     from mmengine.config import Config
+
     from vmlp_mm.engine import CrashSafeRunner
     cfg = Config.fromfile(osp.join(ROOT, config))
     cfg.work_dir = osp.join(osp.dirname(out_file), 'untrained')
@@ -57,7 +58,8 @@ def evaluate_untrained(config, out_file):
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--model', choices=MODELS, default='msmlp', help='backbone to demo')
+    parser.add_argument('--model', choices=list(FAMILIES), default='msmlp',
+                        help='backbone to demo')
     parser.add_argument('--work-dir', default='work_dirs/demo',
                         help='logs and checkpoints go to <work-dir>/<model>/<task>')
     parser.add_argument('--untrained', nargs=2, metavar=('CONFIG', 'OUT'), help=argparse.SUPPRESS)
@@ -70,8 +72,8 @@ def main():
     run(['tools/make_demo_data.py'], osp.join(work_root, 'make_demo_data.log'))
     print(f'[demo] {args.model}: logs and checkpoints in {work_root}', flush=True)
     rows, cls_checkpoint = [], None
-    for task, config, keys in STAGES:
-        config = config.format(args.model)
+    for task, keys in STAGES:
+        config = get_family(args.model).demo_config(task)
         start = time.time()
         work_dir = osp.join(work_root, task)
         print(f'[demo] {task}: training {config} ...', flush=True)

@@ -11,7 +11,9 @@ import json
 import os
 import os.path as osp
 
-import vmlp_mm  # noqa: F401,I001  (first: quiets upstream import warnings)
+import vmlp_mm  # noqa: F401  (before the upstream packages: quiets their import warnings)
+
+# isort: split
 from mmengine.config import Config, ConfigDict, DictAction
 
 from vmlp_mm.engine import CrashSafeRunner

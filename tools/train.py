@@ -6,7 +6,9 @@ mmengine Runner does the rest. Flags follow the OpenMMLab train scripts.
 import argparse
 import os
 
-import vmlp_mm  # noqa: F401,I001  (first: quiets upstream import warnings)
+import vmlp_mm  # noqa: F401  (before the upstream packages: quiets their import warnings)
+
+# isort: split
 import torch
 from mmengine.config import Config, DictAction
 

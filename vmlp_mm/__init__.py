@@ -11,9 +11,9 @@ import warnings
 # import pkg_resources from: noise in every run, nothing a user of vmlp_mm can act on
 warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning)
 
-from .version import __version__  # noqa: E402
 from . import backbones, engine  # noqa: F401,E402  (register modules)
 from .model_zoo import register_model_index  # noqa: E402
+from .version import __version__  # noqa: E402
 
 register_model_index()
 

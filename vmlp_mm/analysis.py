@@ -1,10 +1,13 @@
-"""FLOP counting with mmengine's analysis (fvcore conventions: one multiply-add = one FLOP), with
-handles for the vmlp_mm ops so that they are counted, not skipped.
+"""What the analysis tools share: FLOP counting with mmengine's analysis (fvcore conventions:
+one multiply-add = one FLOP), with handles for the vmlp_mm ops so that they are counted, not
+skipped, and the benchmarks' timing protocol.
 
     analyzer = flop_analyzer(model, inputs)
     analyzer.total(), analyzer.by_operator(), analyzer.unsupported_ops()
 """
-from typing import Any, List
+import statistics
+import time
+from typing import Any, Callable, List
 
 import numpy as np
 import torch
@@ -41,3 +44,20 @@ def flop_analyzer(model: torch.nn.Module, inputs) -> FlopAnalyzer:
     for name, handle in VMLP_OP_HANDLES.items():
         analyzer.set_op_handle(name, handle)
     return analyzer
+
+
+def median_seconds(fn: Callable[[], Any], warmup: int, repeats: int, device: str) -> float:
+    """``warmup`` untimed calls, then the median wall time of ``repeats`` calls (synchronised on
+    CUDA)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        if device == 'cuda':
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if device == 'cuda':
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)

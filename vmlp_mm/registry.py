@@ -1,7 +1,8 @@
 """Registries of the ``vmlp_mm`` scope.
 
 They are children of mmengine's root registries, so configs of mmpretrain, mmseg and mmdet find
-our modules as ``type='vmlp_mm.MSMLP'`` once ``vmlp_mm`` is imported (the configs' ``custom_imports``).
+our modules as ``type='vmlp_mm.MSMLP'`` once ``vmlp_mm`` is imported (the configs'
+``custom_imports``).
 """
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS

@@ -3,7 +3,8 @@
 # configs/demo/activemlp-nano_demo-digits.py.
 _base_ = './mask-rcnn_msmlp-nano_fpn_demo-shapes-coco.py'
 
-checkpoint_file = 'work_dirs/demo/activemlp/classification/epoch_8.pth'  # tools/run_demo.py --model activemlp
+# written by tools/run_demo.py --model activemlp
+checkpoint_file = 'work_dirs/demo/activemlp/classification/epoch_8.pth'
 model = dict(
     backbone=dict(
         _delete_=True,

@@ -9,7 +9,8 @@ checkpoint_file = 'work_dirs/demo/msmlp/classification/epoch_8.pth'  # written b
 num_classes = 3
 width = 64
 model = dict(
-    backbone=dict(arch='nano', drop_path_rate=0., init_cfg=dict(checkpoint=checkpoint_file, missing_ok=True)),
+    backbone=dict(arch='nano', drop_path_rate=0.,
+                  init_cfg=dict(checkpoint=checkpoint_file, missing_ok=True)),
     neck=dict(in_channels=[32, 64, 128, 256], out_channels=width),
     rpn_head=dict(in_channels=width, feat_channels=width),
     roi_head=dict(

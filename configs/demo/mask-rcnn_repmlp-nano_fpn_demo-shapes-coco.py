@@ -3,7 +3,8 @@
 # configs/demo/repmlp-nano_demo-digits.py (images of any aspect: the partitions pad and crop).
 _base_ = './mask-rcnn_msmlp-nano_fpn_demo-shapes-coco.py'
 
-checkpoint_file = 'work_dirs/demo/repmlp/classification/epoch_8.pth'  # tools/run_demo.py --model repmlp
+# written by tools/run_demo.py --model repmlp
+checkpoint_file = 'work_dirs/demo/repmlp/classification/epoch_8.pth'
 model = dict(
     backbone=dict(
         _delete_=True,

@@ -3,7 +3,8 @@
 # configs/demo/stripmlp-nano_demo-digits.py (images of any aspect: the windows pad and crop).
 _base_ = './mask-rcnn_msmlp-nano_fpn_demo-shapes-coco.py'
 
-checkpoint_file = 'work_dirs/demo/stripmlp/classification/epoch_8.pth'  # tools/run_demo.py --model stripmlp
+# written by tools/run_demo.py --model stripmlp
+checkpoint_file = 'work_dirs/demo/stripmlp/classification/epoch_8.pth'
 model = dict(
     backbone=dict(
         _delete_=True,

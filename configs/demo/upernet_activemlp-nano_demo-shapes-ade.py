@@ -3,7 +3,8 @@
 # configs/demo/activemlp-nano_demo-digits.py.
 _base_ = './upernet_msmlp-nano_demo-shapes-ade.py'
 
-checkpoint_file = 'work_dirs/demo/activemlp/classification/epoch_8.pth'  # tools/run_demo.py --model activemlp
+# written by tools/run_demo.py --model activemlp
+checkpoint_file = 'work_dirs/demo/activemlp/classification/epoch_8.pth'
 model = dict(
     backbone=dict(
         _delete_=True,

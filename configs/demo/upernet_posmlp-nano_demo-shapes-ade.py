@@ -3,7 +3,8 @@
 # configs/demo/posmlp-nano_demo-digits.py.
 _base_ = './upernet_msmlp-nano_demo-shapes-ade.py'
 
-checkpoint_file = 'work_dirs/demo/posmlp/classification/epoch_8.pth'  # tools/run_demo.py --model posmlp
+# written by tools/run_demo.py --model posmlp
+checkpoint_file = 'work_dirs/demo/posmlp/classification/epoch_8.pth'
 model = dict(
     backbone=dict(
         _delete_=True,

@@ -3,7 +3,8 @@
 # configs/demo/repmlp-nano_demo-digits.py; its 64x64 partitions tile the 128x128 crops 2x2.
 _base_ = './upernet_msmlp-nano_demo-shapes-ade.py'
 
-checkpoint_file = 'work_dirs/demo/repmlp/classification/epoch_8.pth'  # tools/run_demo.py --model repmlp
+# written by tools/run_demo.py --model repmlp
+checkpoint_file = 'work_dirs/demo/repmlp/classification/epoch_8.pth'
 model = dict(
     backbone=dict(
         _delete_=True,

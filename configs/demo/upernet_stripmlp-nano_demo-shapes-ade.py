@@ -3,7 +3,8 @@
 # configs/demo/stripmlp-nano_demo-digits.py.
 _base_ = './upernet_msmlp-nano_demo-shapes-ade.py'
 
-checkpoint_file = 'work_dirs/demo/stripmlp/classification/epoch_8.pth'  # tools/run_demo.py --model stripmlp
+# written by tools/run_demo.py --model stripmlp
+checkpoint_file = 'work_dirs/demo/stripmlp/classification/epoch_8.pth'
 model = dict(
     backbone=dict(
         _delete_=True,

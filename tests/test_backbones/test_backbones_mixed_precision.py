@@ -3,9 +3,8 @@ classification and dense settings, against float32."""
 import pytest
 import torch
 
-from vmlp_mm.backbones import ActiveMLP, MSMLP, PosMLP, RepMLPNet, StripMLP
+from vmlp_testing import BACKBONES, by_name
 
-BACKBONES = [MSMLP, ActiveMLP, RepMLPNet, PosMLP, StripMLP]
 SETTINGS = {
     'classification': dict(out_indices=-1, gap_before_final_norm=True),
     'dense': dict(out_indices=(0, 1, 2, 3), gap_before_final_norm=False),
@@ -24,14 +23,14 @@ def projection_loss(outputs, weights):
 
 def build(cls, setting):
     torch.manual_seed(0)
-    kwargs = SETTINGS[setting]
-    if cls in (PosMLP, ActiveMLP, StripMLP, RepMLPNet) and kwargs['gap_before_final_norm']:
-        kwargs = dict(kwargs, gap_before_final_norm=False)  # their classifiers pool after
+    kwargs = dict(SETTINGS[setting])
+    if setting == 'classification':  # the official order of pooling and the final norm
+        kwargs['gap_before_final_norm'] = cls.pool_before_norm
     return cls('nano', drop_path_rate=0., **kwargs)  # both passes alike (Strip-MLP: 0.1)
 
 
 @pytest.mark.parametrize('setting', list(SETTINGS))
-@pytest.mark.parametrize('cls', BACKBONES)
+@pytest.mark.parametrize('cls', BACKBONES, ids=by_name)
 def test_training_step_under_bf16_autocast(cls, setting):
     model = build(cls, setting).train()
     x = torch.randn(2, 3, 72, 88)
@@ -57,7 +56,7 @@ def test_training_step_under_bf16_autocast(cls, setting):
 
 
 @pytest.mark.parametrize('setting', list(SETTINGS))
-@pytest.mark.parametrize('cls', BACKBONES)
+@pytest.mark.parametrize('cls', BACKBONES, ids=by_name)
 def test_pure_bf16_forward(cls, setting):
     model = build(cls, setting).eval()
     x = torch.randn(2, 3, 72, 88)

@@ -1,17 +1,15 @@
-"""The DESIGN.md backbone contract, checked on every backbone (small archs)."""
+"""The backbone contract of docs/design.md, checked on every family's demo arch."""
 import pytest
 import torch
 
-from vmlp_mm.backbones import ActiveMLP, MSMLP, PosMLP, RepMLPNet, StripMLP
-
-BACKBONES = [MSMLP, ActiveMLP, RepMLPNet, PosMLP, StripMLP]
+from vmlp_testing import BACKBONES, by_name
 
 
 def dense(cls, **kwargs):
     return cls('nano', out_indices=(0, 1, 2, 3), gap_before_final_norm=False, **kwargs)
 
 
-@pytest.mark.parametrize('cls', BACKBONES)
+@pytest.mark.parametrize('cls', BACKBONES, ids=by_name)
 @pytest.mark.parametrize('size', [(512, 512), (800, 1216), (333, 517)])
 def test_dense_outputs_any_size(cls, size):
     model = dense(cls).eval()
@@ -21,12 +19,13 @@ def test_dense_outputs_any_size(cls, size):
     for i, out in enumerate(outs):
         stride = 4 * 2**i
         # within one of size / stride (padding conventions differ by model)
-        assert abs(out.shape[2] - size[0] / stride) <= 1 and abs(out.shape[3] - size[1] / stride) <= 1
+        assert abs(out.shape[2] - size[0] / stride) <= 1
+        assert abs(out.shape[3] - size[1] / stride) <= 1
         # contiguous NCHW: mmcv's CPU RoIAlign reads raw NCHW memory (channels-last gave garbage)
         assert out.is_contiguous()
 
 
-@pytest.mark.parametrize('cls', BACKBONES)
+@pytest.mark.parametrize('cls', BACKBONES, ids=by_name)
 def test_batched_padded_inputs_keep_samples_apart(cls):
     """A batch whose maps need padding at every stage (72 x 88): each sample's outputs equal
     those of the sample alone."""
@@ -38,7 +37,7 @@ def test_batched_padded_inputs_keep_samples_apart(cls):
         torch.testing.assert_close(a[1:], b, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize('cls', BACKBONES)
+@pytest.mark.parametrize('cls', BACKBONES, ids=by_name)
 def test_out_indices_and_errors(cls):
     assert cls('nano', out_indices=(-1, 0)).out_indices == (0, 3)
     with pytest.raises(ValueError, match='out of range'):
@@ -49,7 +48,7 @@ def test_out_indices_and_errors(cls):
         cls({'channels': [8, 16, 32, 64], 'depths': [1, 1, 1, 1]})
 
 
-@pytest.mark.parametrize('cls', BACKBONES)
+@pytest.mark.parametrize('cls', BACKBONES, ids=by_name)
 def test_wrong_input_channels_is_a_clear_error(cls):
     model = cls('nano')
     with pytest.raises(ValueError, match='in_channels=4'):
@@ -58,7 +57,7 @@ def test_wrong_input_channels_is_a_clear_error(cls):
     assert len(cls('nano', in_channels=4).eval()(torch.randn(1, 4, 32, 32))) == 1
 
 
-@pytest.mark.parametrize('cls', BACKBONES)
+@pytest.mark.parametrize('cls', BACKBONES, ids=by_name)
 def test_frozen_stages(cls):
     model = dense(cls, frozen_stages=2)
     model.train()
@@ -69,7 +68,7 @@ def test_frozen_stages(cls):
     assert not model.stages[0].training and model.stages[2].training
 
 
-@pytest.mark.parametrize('cls', BACKBONES)
+@pytest.mark.parametrize('cls', BACKBONES, ids=by_name)
 def test_with_cp_gives_same_gradients(cls):
     torch.manual_seed(0)
     model = dense(cls)
@@ -82,7 +81,7 @@ def test_with_cp_gives_same_gradients(cls):
         torch.testing.assert_close(p.grad, p_cp.grad, msg=name)
 
 
-@pytest.mark.parametrize('cls', BACKBONES)
+@pytest.mark.parametrize('cls', BACKBONES, ids=by_name)
 def test_get_layer_depth_covers_every_parameter(cls):
     model = cls('nano')
     num_layers = sum(model.depths) + 2
@@ -93,7 +92,7 @@ def test_get_layer_depth_covers_every_parameter(cls):
     assert model.get_layer_depth('head.fc.weight', 'backbone.')[0] == num_layers - 1
 
 
-@pytest.mark.parametrize('cls', BACKBONES)
+@pytest.mark.parametrize('cls', BACKBONES, ids=by_name)
 def test_torch_compile_fullgraph(cls):
     model = dense(cls).eval()
     x = torch.randn(1, 3, 64, 64)

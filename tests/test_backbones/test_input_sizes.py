@@ -12,23 +12,9 @@ import math
 import pytest
 import torch
 
-from vmlp_mm.backbones import ActiveMLP, MSMLP, PosMLP, RepMLPNet, StripMLP
+from vmlp_mm.families import get_family
+from vmlp_testing import FAMILY_NAMES
 
-# the map side per stage that windows/partitions are cut by (1: no windows), from the arch
-WINDOW_SIDES = {
-    MSMLP: lambda arch: [1, 1, 1, 1],
-    ActiveMLP: lambda arch: [1, 1, 1, 1],
-    PosMLP: lambda arch: arch['window_sizes'],
-    RepMLPNet: lambda arch: arch['partition_sizes'],
-    StripMLP: lambda arch: [56, 28, 14, 7],  # the strip FCs' 224 x 224 maps
-}
-FULL_ARCHS = {
-    MSMLP: ['tiny', 'small', 'base'],
-    ActiveMLP: ['xT', 'T', 'S', 'B', 'L'],
-    PosMLP: ['T', 'S'],
-    RepMLPNet: ['T224', 'B224', 'T256', 'B256', 'D256', 'L256'],
-    StripMLP: ['tiny_light', 'tiny', 'small', 'base'],
-}
 HEIGHT = 40  # a side that is no multiple of 32 either
 
 
@@ -64,14 +50,15 @@ def covering_widths(windows, edge_residues_only=False):
     return sorted(chosen)
 
 
-@pytest.mark.parametrize('cls, arch', [(cls, arch) for cls, archs in FULL_ARCHS.items()
-                                       for arch in archs])
-def test_finite_outputs_and_gradients_at_every_residue(cls, arch):
+@pytest.mark.parametrize('family, arch', [(name, arch) for name in FAMILY_NAMES
+                                          for arch in get_family(name).official_archs])
+def test_finite_outputs_and_gradients_at_every_residue(family, arch):
     torch.manual_seed(0)
+    cls = get_family(family).backbone
     model = cls(arch, out_indices=(0, 1, 2, 3), gap_before_final_norm=False).train()
-    windows = WINDOW_SIDES[cls](model.arch_settings)
-    smallest = next(a for a in FULL_ARCHS[cls]
-                    if WINDOW_SIDES[cls](cls.arch_zoo[a.lower()]) == windows)
+    windows = cls.window_sides(model.arch_settings)
+    smallest = next(a for a in get_family(family).official_archs
+                    if cls.window_sides(cls.arch_zoo[a]) == windows)
     widths = covering_widths(windows, edge_residues_only=arch != smallest)
     for width in widths:
         x = torch.randn(1, 3, HEIGHT, width, requires_grad=True)

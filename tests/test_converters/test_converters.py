@@ -6,8 +6,13 @@ import sys
 import pytest
 import torch
 
-from vmlp_mm.converters import CONVERTERS, CheckpointMismatchError, check_state_dict
-from vmlp_mm.converters.cli import backbone_overrides, build_classifier, classification_config
+from vmlp_mm.converters import CheckpointMismatchError, check_state_dict
+from vmlp_mm.families import get_family
+from vmlp_testing import build_config_classifier, convert_official
+
+
+def tiny_msmlp_classifier():
+    return build_config_classifier(get_family('msmlp').classification_config('tiny'), 1000)
 
 
 def state_dict_from_manifest(path):
@@ -52,12 +57,12 @@ def manifest_path(official_keys_dir, model_name, variant):
 def test_manifest_converts_and_loads_strictly(official_keys_dir, model_name, variant, arch,
                                               downsample_key, final_norm_key):
     official = state_dict_from_manifest(manifest_path(official_keys_dir, model_name, variant))
-    converted, found = CONVERTERS[model_name].convert(official)
+    converted, found, overrides = convert_official(model_name, official)
     assert found == arch
     # every official tensor is kept, except PosMLP's offset buffers (recomputed)
     assert len(converted) == len([k for k in official if not k.endswith('rel_indices')])
-    model = build_classifier(classification_config(model_name, arch), 1000,
-                             backbone_overrides(model_name, official))
+    model = build_config_classifier(get_family(model_name).classification_config(arch), 1000,
+                                    **overrides)
     check_state_dict(converted, model)
     model.load_state_dict(converted, strict=True)
     # the official downsampler closing stage 0 opens our stage 1
@@ -77,7 +82,7 @@ def test_cli_roundtrip_and_wrapped_checkpoint(official_keys_dir, tmp_path, repo_
     checkpoint = torch.load(dst, weights_only=True)
     assert set(checkpoint) == {'state_dict', 'meta'}
     assert checkpoint['meta']['arch'] == 'tiny'
-    model = build_classifier(classification_config('msmlp', 'tiny'), 1000)
+    model = tiny_msmlp_classifier()
     model.load_state_dict(checkpoint['state_dict'], strict=True)
 
 
@@ -85,12 +90,13 @@ def test_unknown_and_missing_keys_are_listed(official_keys_dir):
     official = state_dict_from_manifest(osp.join(official_keys_dir, 'msmlp_tiny.json'))
     official['layers.0.blocks.0.extra.weight'] = torch.zeros(1)
     with pytest.raises(CheckpointMismatchError, match='extra.weight'):
-        CONVERTERS['msmlp'].convert(official)
+        convert_official('msmlp', official)
     del official['layers.0.blocks.0.extra.weight']
     del official['layers.2.blocks.3.pwconv1.weight']
-    converted, _ = CONVERTERS['msmlp'].convert(official)
-    model = build_classifier(classification_config('msmlp', 'tiny'), 1000)
-    with pytest.raises(CheckpointMismatchError, match=r'missing 1: backbone.stages.2.blocks.3.pwconv1.weight'):
+    converted = convert_official('msmlp', official)[0]
+    model = tiny_msmlp_classifier()
+    with pytest.raises(CheckpointMismatchError,
+                       match=r'missing 1: backbone.stages.2.blocks.3.pwconv1.weight'):
         check_state_dict(converted, model)
 
 
@@ -98,16 +104,16 @@ def test_posmlp_offsets_of_another_variant_are_an_error(official_keys_dir):
     official = state_dict_from_manifest(osp.join(official_keys_dir, 'posmlp_T.json'))
     official['levels.0.encoder.1.gate_unit.pos.rel_indices'][..., 1] *= -1  # other dy sign
     with pytest.raises(CheckpointMismatchError, match='differs from the GQPE offsets'):
-        CONVERTERS['posmlp'].convert(official)
+        convert_official('posmlp', official)
 
 
 def test_unknown_variant_is_an_error():
     official = {'patch_embed.proj.weight': torch.zeros(64, 3, 4, 4),
                 'layers.0.blocks.0.gamma': torch.zeros(64)}
-    with pytest.raises(CheckpointMismatchError, match='no MS-MLP arch'):
-        CONVERTERS['msmlp'].convert(official)
+    with pytest.raises(CheckpointMismatchError, match='no MSMLP arch'):
+        convert_official('msmlp', official)
     with pytest.raises(CheckpointMismatchError, match='not an ActiveMLP checkpoint'):
-        CONVERTERS['activemlp'].convert(official)
+        convert_official('activemlp', official)
 
 
 def test_activemlp_ema_checkpoint_keys_are_stripped(official_keys_dir, tmp_path, repo_root):

@@ -9,8 +9,7 @@ import sys
 import torch
 
 from vmlp_mm.utils.checkpoint import load_checkpoint
-
-from test_train_test import CLS_CONFIG, last_checkpoint, run_tool
+from vmlp_testing import cls_config, last_checkpoint, run_tool
 
 SHORT = ['train_dataloader.dataset.indices=16', 'val_dataloader.dataset.indices=8',
          'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
@@ -39,7 +38,7 @@ runpy.run_path('tools/train.py', run_name='__main__')
 
 
 def train(repo_root, work_dir, epochs, *flags, options=()):
-    return run_tool(repo_root, 'tools/train.py', CLS_CONFIG.format('msmlp'), '--work-dir',
+    return run_tool(repo_root, 'tools/train.py', cls_config('msmlp'), '--work-dir',
                     work_dir, *flags, '--cfg-options', *SHORT, f'train_cfg.max_epochs={epochs}',
                     *options)
 
@@ -57,7 +56,7 @@ def test_sigkill_during_a_save_keeps_the_last_checkpoint_and_resumes_bit_identic
     script = tmp_path / 'killed_during_save.py'
     script.write_text(KILLED_DURING_SAVE)
     result = subprocess.run(
-        [sys.executable, str(script), CLS_CONFIG.format('msmlp'), '--work-dir', crashed,
+        [sys.executable, str(script), cls_config('msmlp'), '--work-dir', crashed,
          '--cfg-options', *SHORT, 'train_cfg.max_epochs=2'],
         cwd=repo_root, capture_output=True, text=True, env=dict(os.environ, KILL_AT_SAVE='2'))
     assert result.returncode == -signal.SIGKILL, result.stderr[-2000:]

@@ -12,10 +12,8 @@ import torch
 from mmengine.config import Config
 
 from vmlp_mm.utils.config_model import build_config_model
+from vmlp_testing import demo_config, run_tool
 
-from test_train_test import CLS_CONFIG, DET_CONFIG, SEG_CONFIG, run_tool
-
-CONFIGS = {'classification': CLS_CONFIG, 'segmentation': SEG_CONFIG, 'detection': DET_CONFIG}
 IMAGES = {'classification': 'digits/val/3', 'segmentation': 'shapes_ade/images/validation',
           'detection': 'shapes_coco/val2017'}
 FEW = {'classification': 'test_dataloader.dataset.indices=4',
@@ -23,7 +21,7 @@ FEW = {'classification': 'test_dataloader.dataset.indices=4',
        'detection': 'test_dataloader.dataset.indices=2'}
 
 
-@pytest.fixture(scope='module', params=list(CONFIGS))
+@pytest.fixture(scope='module', params=['classification', 'segmentation', 'detection'])
 def task(request):
     return request.param
 
@@ -31,7 +29,7 @@ def task(request):
 @pytest.fixture(scope='module')
 def checkpoint(repo_root, task, tmp_path_factory):
     """Random weights of the task's MS-MLP demo model, saved as tools/train.py would."""
-    config = osp.join(repo_root, CONFIGS[task].format('msmlp'))
+    config = osp.join(repo_root, demo_config('msmlp', task))
     torch.manual_seed(0)
     model = build_config_model(Config.fromfile(config))
     path = str(tmp_path_factory.mktemp(task) / 'model.pth')
@@ -48,7 +46,7 @@ def test_inference_script_writes_a_picture_per_image(repo_root, demo_data, task,
     for name in images:
         os.symlink(osp.join(folder, name), inputs / name)
     out = tmp_path / 'out'
-    run_tool(repo_root, 'tools/inference.py', CONFIGS[task].format('msmlp'), checkpoint,
+    run_tool(repo_root, 'tools/inference.py', demo_config('msmlp', task), checkpoint,
              str(inputs), '--out-dir', str(out))
     pictures = sorted(p for p in os.listdir(out) if p.endswith('.png'))
     assert pictures == sorted(osp.splitext(n)[0] + '.png' for n in images)
@@ -59,7 +57,7 @@ def test_inference_script_writes_a_picture_per_image(repo_root, demo_data, task,
 
 def test_test_script_show_dir_and_out(repo_root, demo_data, task, checkpoint, tmp_path):
     out = tmp_path / ('predictions' if task == 'segmentation' else 'predictions.pkl')
-    run_tool(repo_root, 'tools/test.py', CONFIGS[task].format('msmlp'), checkpoint,
+    run_tool(repo_root, 'tools/test.py', demo_config('msmlp', task), checkpoint,
              '--work-dir', str(tmp_path / 'work'), '--show-dir', str(tmp_path / 'show'),
              '--out', str(out), '--cfg-options', FEW[task])
     pictures = [f for _, _, files in os.walk(tmp_path / 'show') for f in files
@@ -73,7 +71,7 @@ def test_test_script_show_dir_and_out(repo_root, demo_data, task, checkpoint, tm
 
 
 def test_test_script_tta(repo_root, demo_data, task, checkpoint, tmp_path):
-    args = ['tools/test.py', CONFIGS[task].format('msmlp'), checkpoint, '--tta', '--work-dir',
+    args = ['tools/test.py', demo_config('msmlp', task), checkpoint, '--tta', '--work-dir',
             str(tmp_path), '--cfg-options', FEW[task]]
     if task != 'detection':
         run_tool(repo_root, *args)
@@ -86,6 +84,7 @@ def test_test_script_tta(repo_root, demo_data, task, checkpoint, tmp_path):
 
 def test_models_by_name_in_mmpretrain():
     import mmpretrain
+
     import vmlp_mm  # noqa: F401
     names = mmpretrain.list_models('*posmlp*')
     assert 'posmlp-tiny_in1k' in names and 'posmlp-small_in1k' in names

@@ -9,36 +9,22 @@ import pytest
 import torch
 
 from vmlp_mm.utils.checkpoint import load_checkpoint
-
-MODELS = ['msmlp', 'activemlp', 'repmlp', 'posmlp', 'stripmlp']
-CLS_CONFIG = 'configs/demo/{}-nano_demo-digits.py'
-SEG_CONFIG = 'configs/demo/upernet_{}-nano_demo-shapes-ade.py'
-DET_CONFIG = 'configs/demo/mask-rcnn_{}-nano_fpn_demo-shapes-coco.py'
-
-# a few iterations on a slice of each set
-CLS_SHORT = ['train_cfg.max_epochs=2', 'train_cfg.val_interval=1',
-             'train_dataloader.dataset.indices=64', 'val_dataloader.dataset.indices=32',
-             'default_hooks.checkpoint.interval=1']
-SEG_SHORT = ['train_cfg.max_iters=4', 'train_cfg.val_interval=4',
-             'default_hooks.checkpoint.interval=2', 'train_dataloader.batch_size=2',
-             'train_dataloader.dataset.indices=8', 'val_dataloader.dataset.indices=4']
-DET_SHORT = ['train_cfg.max_epochs=1', 'train_dataloader.batch_size=2',
-             'train_dataloader.dataset.indices=6', 'val_dataloader.dataset.indices=4']
+from vmlp_testing import (
+    CLS_SHORT,
+    DET_SHORT,
+    FAMILY_NAMES,
+    SEG_SHORT,
+    build_config_classifier,
+    cls_config,
+    demo_config,
+    det_config,
+    last_checkpoint,
+    run_tool,
+    seg_config,
+)
 
 
-def run_tool(repo_root, *args, env=None):
-    result = subprocess.run([sys.executable, *args], cwd=repo_root, capture_output=True,
-                            text=True, env=env)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
-
-
-def last_checkpoint(work_dir):
-    with open(osp.join(work_dir, 'last_checkpoint')) as f:
-        return f.read().strip()
-
-
-@pytest.fixture(scope='module', params=MODELS)
+@pytest.fixture(scope='module', params=FAMILY_NAMES)
 def model(request):
     return request.param
 
@@ -46,14 +32,14 @@ def model(request):
 @pytest.fixture(scope='module')
 def cls_checkpoint(repo_root, demo_data, tmp_path_factory, model):
     work_dir = str(tmp_path_factory.mktemp(f'cls_{model}'))
-    run_tool(repo_root, 'tools/train.py', CLS_CONFIG.format(model), '--work-dir', work_dir,
+    run_tool(repo_root, 'tools/train.py', cls_config(model), '--work-dir', work_dir,
              '--cfg-options', *CLS_SHORT)
     return last_checkpoint(work_dir)
 
 
 def test_classification_trains_and_evaluates(repo_root, model, cls_checkpoint, tmp_path):
     metrics_file = tmp_path / 'metrics.json'
-    run_tool(repo_root, 'tools/test.py', CLS_CONFIG.format(model), cls_checkpoint, '--work-dir',
+    run_tool(repo_root, 'tools/test.py', cls_config(model), cls_checkpoint, '--work-dir',
              str(tmp_path),
              '--out-metrics', str(metrics_file), '--cfg-options',
              'test_dataloader.dataset.indices=32')
@@ -61,7 +47,7 @@ def test_classification_trains_and_evaluates(repo_root, model, cls_checkpoint, t
 
 
 def test_segmentation_from_classification_checkpoint(repo_root, model, cls_checkpoint, tmp_path):
-    result = run_tool(repo_root, 'tools/train.py', SEG_CONFIG.format(model), '--work-dir',
+    result = run_tool(repo_root, 'tools/train.py', seg_config(model), '--work-dir',
                       str(tmp_path),
                       '--cfg-options', f'model.backbone.init_cfg.checkpoint={cls_checkpoint}',
                       *SEG_SHORT)
@@ -77,13 +63,13 @@ def test_segmentation_from_classification_checkpoint(repo_root, model, cls_check
 
 
 def test_detection_trains_and_evaluates(repo_root, model, cls_checkpoint, tmp_path):
-    result = run_tool(repo_root, 'tools/train.py', DET_CONFIG.format(model), '--work-dir',
+    result = run_tool(repo_root, 'tools/train.py', det_config(model), '--work-dir',
                       str(tmp_path),
                       '--cfg-options', f'model.backbone.init_cfg.checkpoint={cls_checkpoint}',
                       *DET_SHORT)
     assert 'coco/bbox_mAP' in result.stdout + result.stderr
     metrics_file = tmp_path / 'metrics.json'
-    run_tool(repo_root, 'tools/test.py', DET_CONFIG.format(model), last_checkpoint(str(tmp_path)),
+    run_tool(repo_root, 'tools/test.py', det_config(model), last_checkpoint(str(tmp_path)),
              '--work-dir', str(tmp_path / 'test'), '--out-metrics', str(metrics_file),
              '--cfg-options', 'test_dataloader.dataset.indices=4')
     assert {'coco/bbox_mAP', 'coco/segm_mAP'} <= set(json.loads(metrics_file.read_text()))
@@ -96,11 +82,11 @@ def test_reparameterized_checkpoints_give_the_same_metrics(repo_root, cls_checkp
     if model != 'repmlp':
         pytest.skip('only RepMLPNet is re-parameterisable')
     seg_dir = str(tmp_path / 'seg')
-    run_tool(repo_root, 'tools/train.py', SEG_CONFIG.format(model), '--work-dir', seg_dir,
+    run_tool(repo_root, 'tools/train.py', seg_config(model), '--work-dir', seg_dir,
              '--cfg-options', f'model.backbone.init_cfg.checkpoint={cls_checkpoint}',
              *SEG_SHORT, 'train_cfg.max_iters=2', 'train_cfg.val_interval=2')
-    cases = [(CLS_CONFIG.format(model), cls_checkpoint, ['test_dataloader.dataset.indices=32']),
-             (SEG_CONFIG.format(model), last_checkpoint(seg_dir),
+    cases = [(cls_config(model), cls_checkpoint, ['test_dataloader.dataset.indices=32']),
+             (seg_config(model), last_checkpoint(seg_dir),
               ['test_dataloader.dataset.indices=4', 'model.backbone.init_cfg=None'])]
     deployed_checkpoints = []
     for i, (config, checkpoint, options) in enumerate(cases):
@@ -126,7 +112,7 @@ def test_reparameterized_checkpoints_give_the_same_metrics(repo_root, cls_checkp
 
 def test_missing_pretrained_checkpoint_is_an_error(repo_root, demo_data, tmp_path):
     result = subprocess.run(
-        [sys.executable, 'tools/train.py', SEG_CONFIG.format('msmlp'), '--work-dir', str(tmp_path),
+        [sys.executable, 'tools/train.py', seg_config('msmlp'), '--work-dir', str(tmp_path),
          '--cfg-options', 'model.backbone.init_cfg.checkpoint=does/not/exist.pth',
          'model.backbone.init_cfg.missing_ok=False', *SEG_SHORT],
         cwd=repo_root, capture_output=True, text=True)
@@ -136,7 +122,7 @@ def test_missing_pretrained_checkpoint_is_an_error(repo_root, demo_data, tmp_pat
 
 def test_dense_demo_configs_run_on_their_own(repo_root, demo_data, tmp_path):
     """Without tools/run_demo.py's classification checkpoint: random weights and one notice."""
-    result = run_tool(repo_root, 'tools/train.py', DET_CONFIG.format('msmlp'), '--work-dir',
+    result = run_tool(repo_root, 'tools/train.py', det_config('msmlp'), '--work-dir',
                       str(tmp_path), '--cfg-options',
                       'model.backbone.init_cfg.checkpoint=not/trained/yet.pth', *DET_SHORT)
     log = result.stdout + result.stderr
@@ -145,11 +131,11 @@ def test_dense_demo_configs_run_on_their_own(repo_root, demo_data, tmp_path):
 
 def test_resume_continues_from_last_checkpoint(repo_root, demo_data, tmp_path):
     work_dir = str(tmp_path)
-    run_tool(repo_root, 'tools/train.py', SEG_CONFIG.format('msmlp'), '--work-dir', work_dir,
+    run_tool(repo_root, 'tools/train.py', seg_config('msmlp'), '--work-dir', work_dir,
              '--cfg-options',
              'model.backbone.init_cfg=None', *SEG_SHORT, 'train_cfg.max_iters=2')
     assert last_checkpoint(work_dir).endswith('iter_2.pth')
-    result = run_tool(repo_root, 'tools/train.py', SEG_CONFIG.format('msmlp'), '--work-dir', work_dir,
+    result = run_tool(repo_root, 'tools/train.py', seg_config('msmlp'), '--work-dir', work_dir,
                       '--resume',
                       '--cfg-options', 'model.backbone.init_cfg=None', *SEG_SHORT)
     log = result.stdout + result.stderr
@@ -161,7 +147,7 @@ def test_resume_continues_from_last_checkpoint(repo_root, demo_data, tmp_path):
 def test_dist_train_two_cpu_processes(repo_root, demo_data, tmp_path):
     env = dict(os.environ, PORT=str(29500 + os.getpid() % 1000), PYTHON=sys.executable)
     result = subprocess.run(
-        ['bash', 'tools/dist_train.sh', CLS_CONFIG.format('msmlp'), '2', '--work-dir', str(tmp_path),
+        ['bash', 'tools/dist_train.sh', cls_config('msmlp'), '2', '--work-dir', str(tmp_path),
          '--cfg-options', *CLS_SHORT, 'train_dataloader.num_workers=0',
          'val_dataloader.num_workers=0'],
         cwd=repo_root, capture_output=True, text=True, env=env)
@@ -169,8 +155,8 @@ def test_dist_train_two_cpu_processes(repo_root, demo_data, tmp_path):
     log = result.stdout + result.stderr
     assert 'distributed 2 CPU processes over gloo' in log
     checkpoint = load_checkpoint(last_checkpoint(str(tmp_path)))
-    from vmlp_mm.converters.cli import build_classifier
-    classifier = build_classifier(os.path.join(repo_root, CLS_CONFIG.format('msmlp')), 10)
+    classifier = build_config_classifier(
+        osp.join(repo_root, cls_config('msmlp')), 10)
     classifier.load_state_dict(checkpoint['state_dict'], strict=True)
 
 
@@ -178,13 +164,13 @@ def test_dist_train_two_cpu_processes(repo_root, demo_data, tmp_path):
 def test_amp_trains_and_tests(repo_root, demo_data, model, task, tmp_path):
     """``tools/train.py --amp`` and ``tools/test.py --amp`` on CPU: bfloat16 autocast through
     vmlp_mm.CPUAmpOptimWrapper, a finite loss, metrics written."""
-    config, short, metric = {
-        'classification': (CLS_CONFIG, CLS_SHORT, 'accuracy/top1'),
-        'segmentation': (SEG_CONFIG, SEG_SHORT[3:] + ['train_cfg.max_iters=2',
-                                                      'train_cfg.val_interval=2'], 'mIoU'),
-        'detection': (DET_CONFIG, DET_SHORT, 'coco/bbox_mAP'),
+    short, metric = {
+        'classification': (CLS_SHORT, 'accuracy/top1'),
+        'segmentation': (SEG_SHORT[3:] + ['train_cfg.max_iters=2', 'train_cfg.val_interval=2'],
+                         'mIoU'),
+        'detection': (DET_SHORT, 'coco/bbox_mAP'),
     }[task]
-    config = config.format(model)
+    config = demo_config(model, task)
     options = ['default_hooks.logger.interval=1']
     if task != 'classification':
         options.append('model.backbone.init_cfg=None')  # no classification checkpoint
@@ -203,7 +189,7 @@ def test_amp_trains_and_tests(repo_root, demo_data, model, task, tmp_path):
 
 
 def test_amp_dtype_float16_on_cpu_is_refused(repo_root, tmp_path):
-    result = subprocess.run([sys.executable, 'tools/train.py', CLS_CONFIG.format('msmlp'),
+    result = subprocess.run([sys.executable, 'tools/train.py', cls_config('msmlp'),
                              '--amp', '--amp-dtype', 'float16', '--work-dir', str(tmp_path)],
                             cwd=repo_root, capture_output=True, text=True)
     assert result.returncode != 0 and 'needs a GPU' in result.stderr
@@ -211,12 +197,12 @@ def test_amp_dtype_float16_on_cpu_is_refused(repo_root, tmp_path):
 
 def test_a_checkpoint_that_does_not_fit_is_refused_with_its_keys(repo_root, demo_data, tmp_path):
     """mmengine loads load_from/test checkpoints with strict=False and only logs; ours refuse."""
-    from vmlp_mm.converters.cli import build_classifier
-    state = build_classifier(osp.join(repo_root, CLS_CONFIG.format('msmlp')), 10).state_dict()
+    state = build_config_classifier(osp.join(repo_root, cls_config('msmlp')),
+                                    10).state_dict()
     state['backbone.extra.weight'] = state.pop('head.fc.bias')
     path = str(tmp_path / 'other.pth')
     torch.save({'state_dict': state, 'meta': {}}, path)
-    result = subprocess.run([sys.executable, 'tools/test.py', CLS_CONFIG.format('msmlp'), path,
+    result = subprocess.run([sys.executable, 'tools/test.py', cls_config('msmlp'), path,
                              '--work-dir', str(tmp_path)], cwd=repo_root, capture_output=True,
                             text=True)
     assert result.returncode != 0

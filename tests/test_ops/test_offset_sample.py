@@ -1,37 +1,10 @@
 import pytest
 import torch
 
-from vmlp_mm.ops import has_ext, offset_sample, offset_sample_reference
-
-requires_ext = pytest.mark.skipif(not has_ext(), reason='vmlp_mm._ext is not built')
-DEVICES = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
-
-
-def make_args(B, H, W, C, S, dtype, device, scale=3., seed=0, special=True):
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(B, H, W, C, generator=gen, dtype=dtype)
-    offset = torch.randn(B, H, W, C // S, generator=gen, dtype=dtype) * scale
-    if special:  # integer and half-integer offsets, and far outside the map
-        flat = offset.view(-1)
-        k = flat.numel() // 5
-        flat[:k] = torch.randint(-3, 4, (k, ), generator=gen).to(dtype)
-        flat[k:2 * k] = torch.randint(-6, 6, (k, ), generator=gen).to(dtype) + 0.5
-        flat[2 * k:2 * k + 2] = torch.tensor([1e4, -1e4], dtype=dtype)
-    return x.to(device).requires_grad_(), offset.to(device).requires_grad_()
-
-
-def deform_conv2d_route(x, offset, axis, weight, bias):
-    """The official ATMOp: deform_conv2d with a 1x1 kernel and half of a 2-D offset zero."""
-    from torchvision.ops import deform_conv2d
-    B, H, W, C = x.shape
-    full = offset.repeat_interleave(C // offset.shape[-1], dim=-1).permute(0, 3, 1, 2)
-    offset_2d = torch.zeros(B, 2 * C, H, W, dtype=x.dtype)
-    if axis == 2:
-        offset_2d[:, 1::2] += full  # torchvision's dx slots
-    else:
-        offset_2d[:, 0::2] += full  # dy slots
-    out = deform_conv2d(x.permute(0, 3, 1, 2), offset_2d, weight, bias)
-    return out.permute(0, 2, 3, 1)
+from vmlp_mm.official_forms import atm_deform_conv2d
+from vmlp_mm.ops import offset_sample, offset_sample_reference
+from vmlp_testing import DEVICES, requires_ext
+from vmlp_testing import offset_sample_args as make_args
 
 
 @requires_ext
@@ -84,7 +57,7 @@ def test_reference_equals_deform_conv2d(axis):
     x, offset = make_args(2, 6, 7, 8, 2, torch.float64, 'cpu')
     weight = torch.randn(8, 8, 1, 1, dtype=torch.float64, requires_grad=True)
     bias = torch.randn(8, dtype=torch.float64, requires_grad=True)
-    expected = deform_conv2d_route(x, offset, axis, weight, bias)
+    expected = atm_deform_conv2d(x, offset, axis, weight, bias)
     got = torch.nn.functional.linear(offset_sample_reference(x, offset, axis), weight[:, :, 0, 0],
                                      bias)
     torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)

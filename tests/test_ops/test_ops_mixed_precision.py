@@ -2,12 +2,18 @@
 import pytest
 import torch
 
-from test_offset_sample import make_args as offset_args
-from test_shift_mix import make_args as shift_args
-from vmlp_mm.ops import has_ext, offset_sample, offset_sample_reference, reference_ops, \
-    shift_mix, shift_mix_reference
+from vmlp_mm.ops import (
+    has_ext,
+    offset_sample,
+    offset_sample_reference,
+    reference_ops,
+    shift_mix,
+    shift_mix_reference,
+)
+from vmlp_testing import DEVICES
+from vmlp_testing import offset_sample_args as offset_args
+from vmlp_testing import shift_mix_args as shift_args
 
-DEVICES = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
 HALF = [(torch.float16, 2e-2), (torch.bfloat16, 5e-2)]  # relative to the outputs' scale
 PATHS = (['kernel'] if has_ext() else []) + ['reference']
 

@@ -1,31 +1,10 @@
 import pytest
 import torch
 
-from vmlp_mm.ops import ShiftMix, chunk_sizes, has_ext, shift_mix, shift_mix_reference
-
-requires_ext = pytest.mark.skipif(not has_ext(), reason='vmlp_mm._ext is not built')
-DEVICES = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
-
-MSMLP_SHIFTS = [-2, -1, 0, 1, 2]
-
-
-def make_args(B, C, H, W, kernel_sizes, dtype, device, shifts=MSMLP_SHIFTS, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    sizes = chunk_sizes(C, len(shifts))
-    n = sum(c * k * k for c, k in zip(sizes, kernel_sizes))
-
-    def rand(*shape):
-        return torch.randn(*shape, generator=gen, dtype=dtype).to(device).requires_grad_()
-
-    return (rand(B, C, H, W), rand(n), rand(C), rand(n), rand(C)), list(shifts), kernel_sizes
-
-
-def official_style(x, shifts, convs_lr, convs_td):
-    """The official MixShiftBlock sequence: chunk, roll, per-chunk conv, cat, add."""
-    xs = torch.chunk(x, len(shifts), 1)
-    lr = torch.cat([c(torch.roll(xc, s, 3)) for xc, s, c in zip(xs, shifts, convs_lr)], 1)
-    td = torch.cat([c(torch.roll(xc, s, 2)) for xc, s, c in zip(xs, shifts, convs_td)], 1)
-    return lr + td
+from vmlp_mm.official_forms import shift_mix_official
+from vmlp_mm.ops import ShiftMix, shift_mix, shift_mix_reference
+from vmlp_testing import DEVICES, MSMLP_SHIFTS, requires_ext
+from vmlp_testing import shift_mix_args as make_args
 
 
 @requires_ext
@@ -69,7 +48,7 @@ def test_module_matches_official_sequence():
     torch.manual_seed(0)
     mixer = ShiftMix(96, MSMLP_SHIFTS, [1, 3, 3, 5, 7]).double()
     x = torch.randn(2, 96, 9, 12, dtype=torch.float64)
-    expected = official_style(x, MSMLP_SHIFTS, mixer.dwconv_lr, mixer.dwconv_td)
+    expected = shift_mix_official(x, MSMLP_SHIFTS, mixer.dwconv_lr, mixer.dwconv_td)
     torch.testing.assert_close(mixer(x), expected, rtol=1e-12, atol=1e-12)
     assert [c.weight.shape[0] for c in mixer.dwconv_lr] == [20, 20, 20, 20, 16]
 

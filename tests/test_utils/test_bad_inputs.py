@@ -12,18 +12,19 @@ import torch
 from mmengine.registry import init_default_scope
 
 import vmlp_mm  # noqa: F401
-from vmlp_mm.backbones import ActiveMLP, MSMLP, PosMLP, RepMLPNet, StripMLP
 from vmlp_mm.engine.data_checks import DatasetError, build_dataloader_clearly, check_num_classes
 from vmlp_mm.engine.runner import Runner
 from vmlp_mm.utils.launch import load_config
+from vmlp_testing import BACKBONES, cls_config, seg_config
 
-CLS_CONFIG = 'configs/demo/msmlp-nano_demo-digits.py'
-SEG_CONFIG = 'configs/demo/upernet_msmlp-nano_demo-shapes-ade.py'
+CLS_CONFIG = cls_config('msmlp')
+SEG_CONFIG = seg_config('msmlp')
 
 
-# -- --cfg-options and schedules ---------------------------------------------------------------------
+# -- --cfg-options and schedules -------------------------------------------------------------------
 CFG_OPTIONS = {
-    'top-level typo': ({'trian_cfg.max_epochs': 2}, "has no key 'trian_cfg'; did you mean train_cfg"),
+    'top-level typo': ({'trian_cfg.max_epochs': 2},
+                       "has no key 'trian_cfg'; did you mean train_cfg"),
     'leaf typo': ({'train_cfg.max_epoch': 2}, "did you mean train_cfg.max_epochs"),
     'section typo': ({'default_hooks.chekpoint.interval': 1},
                      "default_hooks has no key 'chekpoint'; did you mean default_hooks.checkpoint"),
@@ -61,8 +62,7 @@ def test_a_missing_config_names_the_path(repo_root):
         load_config('configs/nope.py', None, 'none')
 
 
-# -- backbone arguments ------------------------------------------------------------------------------
-BACKBONES = [MSMLP, PosMLP, StripMLP, ActiveMLP, RepMLPNet]
+# -- backbone arguments ----------------------------------------------------------------------------
 ARGUMENTS = {
     'drop_path_rate 1': (dict(drop_path_rate=1.0), r'drop_path_rate must be in \[0, 1\)'),
     'drop_path_rate < 0': (dict(drop_path_rate=-0.1), r'drop_path_rate must be in \[0, 1\)'),
@@ -96,7 +96,7 @@ def test_inputs_below_the_smallest_size_say_the_limit(backbone):
             model(torch.randn(1, 1, 32, 32))
 
 
-# -- datasets ----------------------------------------------------------------------------------------
+# -- datasets --------------------------------------------------------------------------------------
 def loader(dataset):
     return dict(batch_size=1, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False),
                 dataset=dataset)
@@ -190,7 +190,7 @@ def test_a_head_with_another_number_of_classes(demo_data):
         check_num_classes(model, dataset, 'train')
 
 
-# -- distributed launch ------------------------------------------------------------------------------
+# -- distributed launch ----------------------------------------------------------------------------
 def test_a_busy_port_names_the_variable(repo_root):
     with socket.socket() as busy:
         busy.bind(('', 0))

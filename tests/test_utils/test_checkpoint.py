@@ -11,8 +11,13 @@ from mmengine.model import BaseModule
 
 import vmlp_mm  # noqa: F401
 from vmlp_mm.backbones import MSMLP
-from vmlp_mm.utils.checkpoint import (CheckpointError, load_checkpoint, newest_intact_checkpoint,
-                                      save_atomically, weights_of)
+from vmlp_mm.utils.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    newest_intact_checkpoint,
+    save_atomically,
+    weights_of,
+)
 
 
 class Classifier(torch.nn.Module):
@@ -136,7 +141,7 @@ def test_a_damaged_record_is_found_by_the_resume_check(tmp_path):
     assert len(skipped) == 1 and 'epoch_2.pth is damaged' in skipped[0]
 
 
-# -- crafted files: what the allowlist lets through cannot reach further ----------------------------
+# -- crafted files: what the allowlist lets through cannot reach further ---------------------------
 class Reach:
     """Pickles as ``getattr(owner, name)``, as HistoryBuffer's statistics table does."""
 

@@ -23,13 +23,12 @@ import ctypes
 import ctypes.util
 import gc
 import itertools
-import statistics
 import threading
-import time
 
 import torch
 from mmengine.config import Config, DictAction
 
+from vmlp_mm.analysis import median_seconds
 from vmlp_mm.utils.config_model import TensorForward, build_config_model, default_shape
 
 
@@ -95,21 +94,6 @@ def build(cfg: Config, part: str, shape, device: str) -> torch.nn.Module:
     return (model.backbone if part == 'backbone' else TensorForward(model, shape)).to(device)
 
 
-def median_seconds(fn, warmup: int, repeats: int, device: str) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        if device == 'cuda':
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device == 'cuda':
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def outputs_mean(outputs) -> torch.Tensor:
     """A scalar from a model's tensor outputs (nested tuples/lists/dicts of tensors)."""
     if isinstance(outputs, torch.Tensor):
@@ -136,35 +120,39 @@ def main():
         cfg = base_cfg.copy()
         cfg.merge_from_dict({key: DictAction._parse_iterable(value)
                              for key, value in (option.split('=', 1) for option in variant)})
-        module = build(cfg, args.part, shape, args.device)
-        if args.train:
-            module.train()
-        inputs = x
-        if channels_last == 'on':
-            module = module.to(memory_format=torch.channels_last)
-            inputs = x.contiguous(memory_format=torch.channels_last)
-        run = torch.compile(module) if compiled == 'on' else module
-        autocast = contextlib.nullcontext() if dtype == 'fp32' else torch.autocast(
-            args.device, dtype=torch.bfloat16 if dtype == 'bf16' else torch.float16)
-
-        def forward():
-            with torch.no_grad(), autocast:
-                run(inputs)
-
-        def train_step():
-            with autocast:
-                loss = outputs_mean(run(inputs))
-            loss.backward()
-            module.zero_grad(set_to_none=True)
-
-        with peak_memory(args.device) as memory:
-            seconds = median_seconds(train_step if args.train else forward, args.warmup,
-                                     args.repeats, args.device)
+        seconds, peak_bytes = measure(args, cfg, shape, x, dtype, channels_last, compiled)
         print(f'| {" ".join(variant) or "-"} | {dtype} | {channels_last} | {compiled} | '
-              f'{seconds * 1e3:.1f} | {args.batch / seconds:.1f} | '
-              f'{memory["bytes"] / 2**20:.0f} |', flush=True)
-        del module, run
+              f'{seconds * 1e3:.1f} | {args.batch / seconds:.1f} | {peak_bytes / 2**20:.0f} |',
+              flush=True)
 
+
+def measure(args, cfg, shape, x, dtype, channels_last, compiled):
+    """Median seconds per call and peak memory of one variant (its model is freed on return)."""
+    module = build(cfg, args.part, shape, args.device)
+    if args.train:
+        module.train()
+    inputs = x
+    if channels_last == 'on':
+        module = module.to(memory_format=torch.channels_last)
+        inputs = x.contiguous(memory_format=torch.channels_last)
+    run = torch.compile(module) if compiled == 'on' else module
+    autocast = contextlib.nullcontext() if dtype == 'fp32' else torch.autocast(
+        args.device, dtype=torch.bfloat16 if dtype == 'bf16' else torch.float16)
+
+    def forward():
+        with torch.no_grad(), autocast:
+            run(inputs)
+
+    def train_step():
+        with autocast:
+            loss = outputs_mean(run(inputs))
+        loss.backward()
+        module.zero_grad(set_to_none=True)
+
+    with peak_memory(args.device) as memory:
+        seconds = median_seconds(train_step if args.train else forward, args.warmup,
+                                 args.repeats, args.device)
+    return seconds, memory['bytes']
 
 if __name__ == '__main__':
     main()

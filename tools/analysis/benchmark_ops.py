@@ -30,25 +30,30 @@ views) at the -T models' stage shapes (224, batch --batch // 4), and PosMLP-T / 
 forward with our token mixing and with the official formulations swapped in.
 """
 import argparse
-import contextlib
 
 import torch
 import torch.nn.functional as F
 
-from benchmark import median_seconds  # same folder
+from vmlp_mm.analysis import median_seconds
 from vmlp_mm.backbones import MSMLP, ActiveMLP, PosMLP, RepMLPNet, StripMLP
-from vmlp_mm.backbones.posmlp import QuadraticPositionalMixing
+from vmlp_mm.backbones.posmlp import QuadraticPositionalMixing, WindowGrid
 from vmlp_mm.backbones.stripmlp import StripFC
-from vmlp_mm.ops import (ShiftMix, has_ext, offset_sample, offset_sample_reference,
-                         pack_depthwise, reference_ops, shift_mix_reference)
-
-
-def official_sequence(mixer: ShiftMix, x: torch.Tensor) -> torch.Tensor:
-    """MixShiftBlock's token mixing as the official code writes it."""
-    xs = torch.chunk(x, len(mixer.shifts), 1)
-    lr = torch.cat([c(torch.roll(xc, s, 3)) for xc, s, c in zip(xs, mixer.shifts, mixer.dwconv_lr)], 1)
-    td = torch.cat([c(torch.roll(xc, s, 2)) for xc, s, c in zip(xs, mixer.shifts, mixer.dwconv_td)], 1)
-    return lr + td
+from vmlp_mm.official_forms import (
+    atm_deform_conv2d,
+    posmlp_mixing_official,
+    shift_mix_official,
+    strip_fc_official,
+    with_official_token_mixing,
+)
+from vmlp_mm.ops import (
+    ShiftMix,
+    has_ext,
+    offset_sample,
+    offset_sample_reference,
+    pack_depthwise,
+    reference_ops,
+    shift_mix_reference,
+)
 
 
 def reference(mixer: ShiftMix, x: torch.Tensor) -> torch.Tensor:
@@ -75,7 +80,8 @@ def bench_shift_mix(args):
         x_cl = x.contiguous(memory_format=torch.channels_last).requires_grad_()
         x.requires_grad_()
         variants = {'fused': (mixer, x_cl), 'reference': (lambda t: reference(mixer, t), x),
-                    'official': (lambda t: official_sequence(mixer, t), x)}
+                    'official': (lambda t: shift_mix_official(t, mixer.shifts, mixer.dwconv_lr,
+                                                                mixer.dwconv_td), x)}
         row = {'shape': f'{args.batch}x{channels}x{size}x{size}', 'k': arch['kernel_sizes'][stage]}
         for name, (fn, inp) in variants.items():
             with torch.no_grad():
@@ -85,22 +91,14 @@ def bench_shift_mix(args):
         rows.append(row)
     print(f'\nshift_mix on {args.device} ({torch.get_num_threads()} threads), median of '
           f'{args.repeats}, ms; extension built: {has_ext()}')
-    print('| stage shape | kernels | pass | fused | reference | official | ref/fused | official/fused |')
+    print('| stage shape | kernels | pass | fused | reference | official | ref/fused '
+          '| official/fused |')
     print('|---|---|---|---|---|---|---|---|')
     for row in rows:
         for mode in ('fwd', 'fwd+bwd'):
             fused, ref, off = (row[f'{n} {mode}'] for n in ('fused', 'reference', 'official'))
             print(f'| {row["shape"]} | {row["k"]} | {mode} | {fused:.2f} | {ref:.2f} | {off:.2f} '
                   f'| {ref / fused:.2f}x | {off / fused:.2f}x |')
-
-
-def deform_conv2d_route(x_nchw, offset_full, weight, bias):
-    """The official ATMOp along W: deform_conv2d, 1x1 kernel, dy slots zero."""
-    from torchvision.ops import deform_conv2d
-    B, C, H, W = x_nchw.shape
-    offset_2d = torch.zeros(B, 2 * C, H, W, dtype=x_nchw.dtype, device=x_nchw.device)
-    offset_2d[:, 1::2] += offset_full
-    return deform_conv2d(x_nchw, offset_2d, weight, bias)
 
 
 def bench_offset_sample(args):
@@ -121,8 +119,6 @@ def bench_offset_sample(args):
         offset = (torch.randn(B, H, W, C // S, device=dev) * 3).requires_grad_()
         weight = (torch.randn(C, C, 1, 1, device=dev) * 0.02).requires_grad_()
         bias = torch.zeros(C, device=dev, requires_grad=True)
-        x_nchw = x.detach().permute(0, 3, 1, 2).contiguous().requires_grad_()
-        offset_full = offset.detach().repeat_interleave(S, -1).permute(0, 3, 1, 2).contiguous()
         sampled = offset_sample(x, offset, 2).detach().requires_grad_()
         variants = {
             'op': lambda: F.linear(offset_sample(x, offset, 2), weight.flatten(1), bias),
@@ -130,8 +126,7 @@ def bench_offset_sample(args):
             'linear': lambda: F.linear(sampled, weight.flatten(1), bias),
             'reference': lambda: F.linear(offset_sample_reference(x, offset, 2),
                                           weight.flatten(1), bias),
-            'route': lambda: deform_conv2d_route(x_nchw, offset_full.requires_grad_(), weight,
-                                                 bias),
+            'route': lambda: atm_deform_conv2d(x, offset, 2, weight, bias),
         }
         times = {}
         for name, fn in variants.items():
@@ -178,46 +173,6 @@ def bench_repmlp_deploy(args):
                   f'{deploy_ms:.0f} | {train_ms / deploy_ms:.2f}x |')
 
 
-def posmlp_mixing_official(mixer, u, gate, real=None):
-    """PoSGU + QuaMap as the official code computes them (rearranges and an einsum)."""
-    b, w, n, c = u.shape
-    g = mixer.groups
-    x = u.reshape(b, w, n, c // g, g)  # rearrange 'b w n (v s) -> b w n v s'
-    posmap = mixer.position_maps().permute(1, 2, 0).unsqueeze(0)  # 'w m n s'
-    x = torch.einsum('wmns,bwnvs->bwmvs', posmap, x)
-    x = x + mixer.token_bias.view(1, 1, n, 1, 1)
-    return x.reshape(b, w, n, c) * gate  # rearrange back, then the gate
-
-
-def strip_fc_official(fc, x):
-    """proj_h / proj_w as the official code runs them: grouped (1, 3) convs on views whose
-    channels are (group, token)."""
-    b, c, s, _ = x.shape
-    g = fc.groups
-    c1 = c // g
-    if fc.along == 'w':
-        view = x.view(b, c1, g, s, s).permute(0, 1, 3, 2, 4).reshape(b, c1, s, g * s)
-        out = F.conv2d(view.permute(0, 3, 1, 2), fc.weight, fc.bias, padding=(0, 1), groups=g)
-        out = out.permute(0, 2, 3, 1).reshape(b, c1, s, g, s).permute(0, 1, 3, 2, 4)
-    else:
-        view = x.reshape(b, c1, g * s, s).permute(0, 2, 1, 3)
-        out = F.conv2d(view, fc.weight, fc.bias, padding=(0, 1), groups=g)
-        out = out.permute(0, 2, 1, 3)
-    return out.reshape(b, c, s, s)
-
-
-@contextlib.contextmanager
-def official_token_mixing():
-    """Swap the official formulations into PosMLP and Strip-MLP (same weights, same results)."""
-    saved = QuadraticPositionalMixing.forward, StripFC.forward
-    QuadraticPositionalMixing.forward = posmlp_mixing_official
-    StripFC.forward = strip_fc_official
-    try:
-        yield
-    finally:
-        QuadraticPositionalMixing.forward, StripFC.forward = saved
-
-
 def bench_posmlp_stripmlp(args):
     batch = max(1, args.batch // 4)
     print(f'\nPosMLP / Strip-MLP token mixing, batch {batch}, 224 input, {args.device}, '
@@ -228,12 +183,13 @@ def bench_posmlp_stripmlp(args):
     for windows, size, channels, groups in ((16, 14, 192, 8), (4, 14, 384, 16),
                                             (1, 14, 768, 32), (1, 7, 768, 64)):
         mixer = QuadraticPositionalMixing(size, groups).to(args.device)
-        u = torch.randn(batch, windows, size * size, channels, device=args.device)
+        grid = WindowGrid(size, size * windows, (size, size))
+        u = torch.randn(batch, windows * size * size, channels, device=args.device)
         gate = torch.randn_like(u)
         with torch.no_grad():
-            ours = median_ms(lambda: mixer(u, gate), args.repeats, args.device)
-            official = median_ms(lambda: posmlp_mixing_official(mixer, u, gate), args.repeats,
-                                 args.device)
+            ours = median_ms(lambda: mixer(u, gate, grid), args.repeats, args.device)
+            official = median_ms(lambda: posmlp_mixing_official(mixer, u, gate, grid),
+                                 args.repeats, args.device)
         print(f'| PosMLP mixing | {windows}x{size}^2 windows, C={channels}, G={groups} | '
               f'{official:.2f} | {ours:.2f} | {official / ours:.2f}x |')
     # Strip-MLP-T: 40/80/160/320 strip channels at 56/28/14/7, groups C / 4 of the block
@@ -253,10 +209,10 @@ def bench_posmlp_stripmlp(args):
     x = torch.randn(batch, 3, 224, 224, device=args.device)
     for cls in (PosMLP, StripMLP):
         model = cls('tiny').to(args.device).eval()
+        official_model = with_official_token_mixing(model)
         with torch.no_grad():
             ours = median_ms(lambda: model(x), args.repeats, args.device)
-            with official_token_mixing():
-                official = median_ms(lambda: model(x), args.repeats, args.device)
+            official = median_ms(lambda: official_model(x), args.repeats, args.device)
         print(f'| {cls.__name__}-T | {official:.0f} | {ours:.0f} | {official / ours:.2f}x |')
 
 

@@ -21,7 +21,8 @@ from vmlp_mm.utils.outputs import check_output
 def split(src: str, dst: str, seed: int = 1024, ratio: float = 0.8,
           exclude=('BACKGROUND_Google', )) -> dict:
     """Returns ``{class: (train images, val images)}`` after copying them."""
-    check_output(dst, [src], force=None, what='DST')  # a folder of copies: never merged into another
+    # a folder of copies: never merged into another
+    check_output(dst, [src], force=None, what='DST')
     rng = random.Random(seed)
     classes = sorted(d for d in os.listdir(src)
                      if osp.isdir(osp.join(src, d)) and d not in exclude)

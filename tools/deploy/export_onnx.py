@@ -13,29 +13,16 @@ onnxruntime on a random input and fails when it differs from PyTorch by more tha
 (relative to the output's scale).
 """
 import argparse
-import logging
 import os.path as osp
 
 import torch
 from mmengine.config import Config, DictAction
 
-from vmlp_mm.ops import reference_ops
-from vmlp_mm.utils.checkpoint import (check_state_dict, load_checkpoint, partial_path,
-                                      publish_atomically, weights_of)
+from vmlp_mm.deploy import BackboneOutputs, check, export
+from vmlp_mm.utils.checkpoint import check_state_dict, load_checkpoint, weights_of
 from vmlp_mm.utils.config_model import TensorForward, build_config_model
 from vmlp_mm.utils.outputs import add_force_argument, check_output
 from vmlp_mm.utils.progress import step
-
-
-class BackboneOutputs(torch.nn.Module):
-    """The backbone's outputs as a flat tuple (ONNX graph outputs)."""
-
-    def __init__(self, backbone: torch.nn.Module):
-        super().__init__()
-        self.backbone = backbone
-
-    def forward(self, x):
-        return tuple(self.backbone(x))
 
 
 def parse_args():
@@ -64,26 +51,6 @@ def build(cfg: Config, part: str, shape, checkpoint=None) -> torch.nn.Module:
         check_state_dict(weights, model)
         model.load_state_dict(weights)
     return BackboneOutputs(model.backbone) if part == 'backbone' else TensorForward(model, shape)
-
-
-def export(module: torch.nn.Module, x: torch.Tensor, out: str, opset: int = 18) -> None:
-    logging.getLogger('torch.onnx').setLevel(logging.ERROR)
-    with reference_ops(), torch.no_grad():
-        program = torch.onnx.export(module, (x, ), dynamo=True, opset_version=opset)
-    program.save(partial_path(out))
-    publish_atomically(partial_path(out), out)
-
-
-def check(module: torch.nn.Module, x: torch.Tensor, out: str) -> float:
-    """Largest |onnxruntime - PyTorch| over the outputs, relative to the largest |output|."""
-    import onnxruntime
-    session = onnxruntime.InferenceSession(out, providers=['CPUExecutionProvider'])
-    got = session.run(None, {session.get_inputs()[0].name: x.numpy()})
-    with torch.no_grad():
-        expected = module(x)
-    expected = expected if isinstance(expected, (tuple, list)) else (expected, )
-    scale = max(float(e.abs().max()) for e in expected)
-    return max(float((torch.from_numpy(g) - e).abs().max()) for g, e in zip(got, expected)) / scale
 
 
 def main():

@@ -1,4 +1,5 @@
-"""Convert an official ActiveMLP checkpoint (microsoft/ActiveMLP) to a vmlp_mm classifier checkpoint.
+"""Convert an official ActiveMLP checkpoint (microsoft/ActiveMLP) to a vmlp_mm classifier
+checkpoint.
 
     python tools/model_converters/activemlp_to_vmlp.py SRC DST
 

@@ -16,10 +16,9 @@ import os.path as osp
 import torch
 from mmengine.config import Config, DictAction
 
-from vmlp_mm.utils.checkpoint import (check_state_dict, load_checkpoint, save_atomically,
-                                      weights_of)
-from vmlp_mm.utils.outputs import add_force_argument, check_output
+from vmlp_mm.utils.checkpoint import check_state_dict, load_checkpoint, save_atomically, weights_of
 from vmlp_mm.utils.config_model import build_config_model
+from vmlp_mm.utils.outputs import add_force_argument, check_output
 
 
 def parse_args():

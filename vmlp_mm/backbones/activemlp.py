@@ -7,14 +7,13 @@ from typing import Optional
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import torch.utils.checkpoint as cp
 from mmcv.cnn.bricks import DropPath
 from mmengine.model.weight_init import trunc_normal_
 
 from ..ops import offset_sample
 from ..ops.offset_sample import AXES
 from ..registry import MODELS
-from .base import VisionMLPBackbone, VisionMLPStage
+from .base import VisionMLPBackbone, VisionMLPStage, run_block
 
 
 class Mlp(nn.Module):
@@ -99,7 +98,8 @@ class ActiveBlock(nn.Module):
         self.mlp = Mlp(channels, int(channels * mlp_ratio), channels)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         self.offset_layer = nn.Sequential(
-            nn.LayerNorm(channels), nn.Linear(channels, channels * 2 // share_dim)) if new_offset else None
+            nn.LayerNorm(channels), nn.Linear(channels, channels * 2 // share_dim)
+        ) if new_offset else None
 
     def forward(self, x: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         offset_w, offset_h = offsets.chunk(2, dim=-1)
@@ -127,19 +127,14 @@ class ActiveStage(VisionMLPStage):
         super().__init__(blocks, downsample, with_cp)
         self.peg = peg
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.downsample is not None:
-            x = self.downsample(x)
+    def forward_blocks(self, x: torch.Tensor) -> torch.Tensor:
         offsets = None
         for block in self.blocks:
             if block.offset_layer is not None:
                 x = self.peg(x)
                 offsets = block.offset_layer(x.permute(0, 2, 3, 1))
-            x = x.permute(0, 2, 3, 1)  # channels-last views: no copies
-            if self.with_cp and x.requires_grad:
-                x = cp.checkpoint(block, x, offsets, use_reentrant=False)
-            else:
-                x = block(x, offsets)
+            # channels-last views: no copies
+            x = run_block(block, x.permute(0, 2, 3, 1), offsets, with_cp=self.with_cp)
             x = x.permute(0, 3, 1, 2)
         return x
 
@@ -172,28 +167,28 @@ class ActiveMLP(VisionMLPBackbone):
     """
     min_input_size = 3  # the 7x7 stem convolution pads by 2
     arch_zoo = {
-        **dict.fromkeys(['xt', 'xtiny'], {
+        'xtiny': {
             'channels': [64, 128, 320, 512], 'depths': [2, 2, 4, 2],
-            'mlp_ratios': [4, 4, 4, 4], 'share_dims': [2, 4, 4, 8], 'interval': 2}),
-        **dict.fromkeys(['t', 'tiny'], {
+            'mlp_ratios': [4, 4, 4, 4], 'share_dims': [2, 4, 4, 8], 'interval': 2},
+        'tiny': {
             'channels': [64, 128, 320, 512], 'depths': [2, 3, 10, 3],
-            'mlp_ratios': [4, 4, 4, 4], 'share_dims': [2, 4, 4, 8], 'interval': 2}),
-        **dict.fromkeys(['s', 'small'], {
+            'mlp_ratios': [4, 4, 4, 4], 'share_dims': [2, 4, 4, 8], 'interval': 2},
+        'small': {
             'channels': [64, 128, 320, 512], 'depths': [3, 4, 18, 3],
-            'mlp_ratios': [8, 8, 4, 4], 'share_dims': [2, 4, 4, 8], 'interval': 6}),
-        **dict.fromkeys(['b', 'base'], {
+            'mlp_ratios': [8, 8, 4, 4], 'share_dims': [2, 4, 4, 8], 'interval': 6},
+        'base': {
             'channels': [64, 128, 320, 512], 'depths': [3, 8, 27, 3],
-            'mlp_ratios': [8, 8, 4, 4], 'share_dims': [2, 4, 4, 8], 'interval': 6}),
-        **dict.fromkeys(['l', 'large'], {
+            'mlp_ratios': [8, 8, 4, 4], 'share_dims': [2, 4, 4, 8], 'interval': 6},
+        'large': {
             'channels': [96, 192, 384, 768], 'depths': [3, 4, 24, 3],
-            'mlp_ratios': [4, 4, 4, 4], 'share_dims': [2, 4, 4, 8], 'interval': 6}),
+            'mlp_ratios': [4, 4, 4, 4], 'share_dims': [2, 4, 4, 8], 'interval': 6},
         'nano': {
             'channels': [32, 64, 128, 256], 'depths': [2, 2, 2, 2],
             'mlp_ratios': [4, 4, 4, 4], 'share_dims': [2, 4, 4, 8], 'interval': 2},
     }
+    arch_aliases = {'xt': 'xtiny', 't': 'tiny', 's': 'small', 'b': 'base', 'l': 'large'}
 
     def __init__(self, arch='T', **kwargs):
-        kwargs.setdefault('gap_before_final_norm', False)  # the official order: norm, then pool
         super().__init__(arch, **kwargs)
         settings = self.arch_settings
         for channels, share in zip(self.channels, settings['share_dims']):

@@ -3,7 +3,7 @@ import copy
 import logging
 import os.path as osp
 import re
-from typing import Callable, Dict, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -12,16 +12,34 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..utils.checkpoint import (CheckpointMismatchError, load_checkpoint, state_dict_problems,
-                                weights_of)
+from ..utils.checkpoint import (
+    CheckpointMismatchError,
+    load_checkpoint,
+    state_dict_problems,
+    weights_of,
+)
 from .layers import LayerNorm2d
+
+
+def run_block(block: nn.Module, x: torch.Tensor, *args, with_cp: bool = False) -> torch.Tensor:
+    """``block(x, *args)``, with its activations recomputed in backward when ``with_cp``.
+
+    timm's ``checkpoint_seq`` is the model, but it takes blocks of one input; PosMLP's blocks
+    also take their window grid and ActiveMLP's their offsets, so the extra arguments pass
+    through here.
+    """
+    if with_cp and x.requires_grad:
+        return cp.checkpoint(block, x, *args, use_reentrant=False)
+    return block(x, *args)
 
 
 class VisionMLPStage(nn.Module):
     """One stage: an optional downsampler, then its blocks.
 
     Downsampling opens the stage (rather than closing the previous one, as in Swin-style code),
-    so a stage's output is the pre-downsample feature map that dense heads take.
+    so a stage's output is the pre-downsample feature map that dense heads take. What differs
+    between models lives in :meth:`forward_blocks` (PosMLP cuts windows once per stage, ActiveMLP
+    shares offsets between blocks); the block runner is :func:`run_block`.
 
     Args:
         blocks: the stage's blocks, applied in order.
@@ -36,23 +54,28 @@ class VisionMLPStage(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         self.with_cp = with_cp
 
+    def forward_blocks(self, x: torch.Tensor) -> torch.Tensor:
+        """The blocks on the (downsampled) ``[N, C, H, W]`` map."""
+        for block in self.blocks:
+            x = run_block(block, x, with_cp=self.with_cp)
+        return x
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.downsample is not None:
             x = self.downsample(x)
-        for block in self.blocks:
-            if self.with_cp and x.requires_grad:
-                x = cp.checkpoint(block, x, use_reentrant=False)
-            else:
-                x = block(x)
-        return x
+        return self.forward_blocks(x)
 
 
 class VisionMLPBackbone(BaseModule):
-    """Base class of the five backbones (the DESIGN.md backbone contract).
+    """Base class of the backbones (the backbone contract of docs/design.md).
 
-    Subclasses define ``arch_zoo`` (arch name -> settings dict with at least ``channels`` and
-    ``depths``), build ``self.patch_embed`` and ``self.stages`` (a ``ModuleList`` of
-    :class:`VisionMLPStage`) and then call :meth:`_add_out_norms` and :meth:`_freeze_stages`.
+    Subclasses define ``arch_zoo`` (canonical arch name -> settings dict with at least
+    ``channels`` and ``depths``) and ``arch_aliases``, build ``self.patch_embed`` and
+    ``self.stages`` (a ``ModuleList`` of :class:`VisionMLPStage`) and then call
+    :meth:`_add_out_norms` and :meth:`_freeze_stages`.
+    A model whose stages exchange more than the map (Strip-MLP's cross-stage skips) overrides
+    :meth:`_stage_input`; one whose official classifier pools before its final norm says so
+    with ``pool_before_norm``.
 
     Args:
         arch: a name of ``arch_zoo`` or a dict with the same keys.
@@ -63,16 +86,23 @@ class VisionMLPBackbone(BaseModule):
         norm_eval: keep BatchNorm layers in eval mode during training.
         with_cp: activation checkpointing in every block.
         drop_path_rate: stochastic depth at the last block (linear from 0 over all blocks).
-        gap_before_final_norm: classification setting: global-average-pool each output, then
-            its norm, returning ``[N, C]`` vectors. Otherwise outputs are normalised maps.
+        gap_before_final_norm: global-average-pool each output, then its norm, returning
+            ``[N, C]`` vectors; otherwise outputs are normalised maps. Default: the class's
+            ``pool_before_norm`` (the official classifier's order).
         init_cfg: mmengine init config, e.g. ``dict(type='Pretrained', checkpoint=...,
             prefix='backbone.')``.
     """
+    #: canonical arch name -> settings; the names the converters, timm and the configs use
     arch_zoo: Dict[str, dict] = {}
+    #: other accepted spellings (e.g. the papers' 'T' for 'tiny') -> canonical name
+    arch_aliases: Dict[str, str] = {}
     #: input size the official weights were trained at (RepMLPNet's depends on the arch)
     pretraining_size: int = 224
     #: smallest input side the model can take (e.g. a stem kernel larger than its padding)
     min_input_size: int = 1
+    #: the official classifier's order: pool, then the final norm (True), or norm the final
+    #: map, then pool in the neck (False); the default of ``gap_before_final_norm``
+    pool_before_norm: bool = False
 
     def __init__(self,
                  arch: Union[str, dict],
@@ -82,7 +112,7 @@ class VisionMLPBackbone(BaseModule):
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  drop_path_rate: float = 0.,
-                 gap_before_final_norm: bool = True,
+                 gap_before_final_norm: Optional[bool] = None,
                  init_cfg: Optional[Union[dict, list]] = None):
         super().__init__(init_cfg=init_cfg)
         self.arch_settings = self._parse_arch(arch)
@@ -99,7 +129,8 @@ class VisionMLPBackbone(BaseModule):
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         self.with_cp = with_cp
-        self.gap_before_final_norm = gap_before_final_norm
+        self.gap_before_final_norm = (self.pool_before_norm if gap_before_final_norm is None
+                                      else gap_before_final_norm)
         if not isinstance(drop_path_rate, (int, float)) or not 0 <= drop_path_rate < 1:
             raise ValueError(f'drop_path_rate must be in [0, 1) (the drop probability of the last '
                              f'block), got {drop_path_rate!r}')
@@ -109,15 +140,29 @@ class VisionMLPBackbone(BaseModule):
         # drop path rate of every block, per stage
         self.drop_path_rates = [rates[s:s + d] for s, d in zip(starts, self.depths)]
 
+    @classmethod
+    def window_sides(cls, arch_settings: dict) -> List[int]:
+        """Per stage of an arch, the side of the windows (partitions, strips) its map is cut
+        into; 1 where the stage mixes over the whole map. Sizes that are no multiple of it take
+        the ragged or padded paths, which the input-size tests sweep."""
+        return [1] * len(arch_settings['depths'])
+
     # -- construction helpers -------------------------------------------------------------------
+    @classmethod
+    def canonical_arch(cls, arch: str) -> str:
+        """The ``arch_zoo`` name of ``arch``: a name or an alias, in any case."""
+        names = {name.lower(): name for name in cls.arch_zoo}
+        names.update({alias.lower(): name for alias, name in cls.arch_aliases.items()})
+        if arch.lower() not in names:
+            aliases = ''.join(f', {a}={n}' for a, n in cls.arch_aliases.items())
+            raise ValueError(f'Unknown arch {arch!r} for {cls.__name__}; choose one of '
+                             f'{list(cls.arch_zoo)} (aliases{aliases or " none"}) or pass a dict '
+                             'of settings')
+        return names[arch.lower()]
+
     def _parse_arch(self, arch: Union[str, dict]) -> dict:
         if isinstance(arch, str):
-            key = arch.lower()
-            names = {name.lower(): name for name in self.arch_zoo}
-            if key not in names:
-                raise ValueError(f'Unknown arch {arch!r} for {type(self).__name__}; choose one of '
-                                 f'{sorted(self.arch_zoo)} or pass a dict of settings')
-            return copy.deepcopy(self.arch_zoo[names[key]])
+            return copy.deepcopy(self.arch_zoo[self.canonical_arch(arch)])
         if isinstance(arch, dict):
             required = set().union(*(s.keys() for s in self.arch_zoo.values()))
             missing = sorted(required - set(arch))
@@ -153,6 +198,11 @@ class VisionMLPBackbone(BaseModule):
         for i in self.out_indices:
             norm = norm_layer(self.channels[i]) if norm_layer else LayerNorm2d(self.channels[i],
                                                                                eps=eps)
+            if self.gap_before_final_norm and isinstance(norm, _BatchNorm):
+                raise ValueError(
+                    f'{type(self).__name__} normalises its maps with {type(norm).__name__} before '
+                    'pooling (the official order); use gap_before_final_norm=False with a '
+                    'GlobalAveragePooling neck')
             self.add_module(f'norm{i}', norm)
 
     # -- forward ---------------------------------------------------------------------------------
@@ -183,12 +233,19 @@ class VisionMLPBackbone(BaseModule):
         strides 4, 8, 16, 32."""
         self._check_input(x)
         x = self.patch_embed(x)
-        outs = []
+        outs, carried = [], {}
         for i, stage in enumerate(self.stages):
-            x = stage(x)
+            if stage.downsample is not None:
+                x = stage.downsample(x)
+            x = stage.forward_blocks(self._stage_input(i, x, carried))
             if i in self.out_indices:
                 outs.append(self._output(i, x))
         return tuple(outs)
+
+    def _stage_input(self, index: int, x: torch.Tensor, carried: dict) -> torch.Tensor:
+        """The input of stage ``index``'s blocks, given its downsampled map ``x``; ``carried``
+        holds what earlier stages left for later ones in this forward pass (nothing here)."""
+        return x
 
     # -- initialisation ----------------------------------------------------------------------------
     def init_weights(self) -> None:

@@ -73,6 +73,7 @@ class MSMLP(VisionMLPBackbone):
         **kwargs: the :class:`VisionMLPBackbone` arguments (in_channels, out_indices,
             frozen_stages, norm_eval, with_cp, drop_path_rate, gap_before_final_norm, init_cfg).
     """
+    pool_before_norm = True  # the official head: average pool, then LayerNorm
     # shared by every arch: 5 channel groups, shifts -2..2, kernel sizes per stage and group
     _mixing = {
         'shifts': [-2, -1, 0, 1, 2],
@@ -81,14 +82,12 @@ class MSMLP(VisionMLPBackbone):
         'patch_size': 4,
     }
     arch_zoo = {
-        **dict.fromkeys(['t', 'tiny'], {'channels': [96, 192, 384, 768], 'depths': [3, 3, 9, 3],
-                                        **_mixing}),
-        **dict.fromkeys(['s', 'small'], {'channels': [96, 192, 384, 768], 'depths': [3, 3, 27, 3],
-                                         **_mixing}),
-        **dict.fromkeys(['b', 'base'], {'channels': [128, 256, 512, 1024], 'depths': [3, 3, 27, 3],
-                                        **_mixing}),
+        'tiny': {'channels': [96, 192, 384, 768], 'depths': [3, 3, 9, 3], **_mixing},
+        'small': {'channels': [96, 192, 384, 768], 'depths': [3, 3, 27, 3], **_mixing},
+        'base': {'channels': [128, 256, 512, 1024], 'depths': [3, 3, 27, 3], **_mixing},
         'nano': {'channels': [32, 64, 128, 256], 'depths': [1, 1, 2, 1], **_mixing},
     }
+    arch_aliases = {'t': 'tiny', 's': 'small', 'b': 'base'}
 
     def __init__(self, arch='tiny', **kwargs):
         super().__init__(arch, **kwargs)

@@ -12,7 +12,7 @@ from mmcv.cnn.bricks import DropPath
 from mmengine.model.weight_init import trunc_normal_
 
 from ..registry import MODELS
-from .base import VisionMLPBackbone, VisionMLPStage
+from .base import VisionMLPBackbone, VisionMLPStage, run_block
 from .layers import LayerNorm2d
 
 
@@ -233,16 +233,11 @@ class PosMLPStage(VisionMLPStage):
                     best = (key, (wh, ww))
         return WindowGrid(height, width, best[1])
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.downsample is not None:
-            x = self.downsample(x)
+    def forward_blocks(self, x: torch.Tensor) -> torch.Tensor:
         grid = self.grid(*x.shape[2:])
         x = grid.tile(x)
         for block in self.blocks:
-            if self.with_cp and x.requires_grad:
-                x = torch.utils.checkpoint.checkpoint(block, x, grid, use_reentrant=False)
-            else:
-                x = block(x, grid)
+            x = run_block(block, x, grid, with_cp=self.with_cp)
         return grid.untile(x)
 
 
@@ -305,14 +300,14 @@ class PosMLP(VisionMLPBackbone):
         **kwargs: the :class:`VisionMLPBackbone` arguments.
     """
     arch_zoo = {
-        **dict.fromkeys(['t', 'tiny'], {
+        'tiny': {
             'channels': [96, 192, 384, 768], 'depths': [2, 2, 18, 2],
             'mlp_ratios': [4, 4, 4, 2], 'window_sizes': [14, 14, 14, 7],
-            'groups': [8, 16, 32, 64]}),
-        **dict.fromkeys(['s', 'small'], {
+            'groups': [8, 16, 32, 64]},
+        'small': {
             'channels': [128, 256, 512, 1024], 'depths': [2, 2, 18, 2],
             'mlp_ratios': [4, 4, 4, 2], 'window_sizes': [14, 14, 14, 7],
-            'groups': [8, 16, 32, 64]}),
+            'groups': [8, 16, 32, 64]},
         'nano': {
             'channels': [32, 64, 128, 256], 'depths': [2, 2, 2, 2],
             # at its 64 x 64 pretraining (16/8/4/2 maps): 4 windows in stages 1 and 2, one
@@ -320,11 +315,11 @@ class PosMLP(VisionMLPBackbone):
             'mlp_ratios': [4, 4, 4, 2], 'window_sizes': [8, 4, 4, 2],
             'groups': [4, 8, 16, 32]},
     }
+    arch_aliases = {'t': 'tiny', 's': 'small'}
 
     def __init__(self, arch='T', drop_rate: float = 0., dense_policy: str = 'global',
                  max_window_tokens: int = 1024, pretraining_size: Optional[int] = None,
                  **kwargs):
-        kwargs.setdefault('gap_before_final_norm', False)  # the official order: norm, then pool
         super().__init__(arch, **kwargs)
         if dense_policy not in ('global', 'windowed'):
             raise ValueError(f"dense_policy must be 'global' or 'windowed', got {dense_policy!r}")
@@ -363,6 +358,10 @@ class PosMLP(VisionMLPBackbone):
         self._add_out_norms(eps=1e-6)
         self._init_official()
         self._freeze_stages()
+
+    @classmethod
+    def window_sides(cls, arch_settings: dict):
+        return list(arch_settings['window_sizes'])
 
     def _init_official(self):
         for module in self.modules():

@@ -119,7 +119,8 @@ class StripMixing(nn.Module):
         self.conv_3x7 = nn.Conv2d(half, half, (3, 7), padding=(1, 3), groups=half, bias=False)
         self.conv_7x3 = nn.Conv2d(half, half, (7, 3), padding=(3, 1), groups=half, bias=False)
         self.reweight = nn.Sequential(OrderedDict(
-            fc1=nn.Conv2d(half, half // 2, 1), act=nn.GELU(), fc2=nn.Conv2d(half // 2, half * 3, 1)))
+            fc1=nn.Conv2d(half, half // 2, 1), act=nn.GELU(),
+            fc2=nn.Conv2d(half // 2, half * 3, 1)))
         self.fuse = nn.Conv2d(channels, channels, 1, bias=False)
 
     def _windowed(self, fc: StripFC, pos: RelativePositionTable, x: torch.Tensor,
@@ -259,10 +260,6 @@ class StripMLP(VisionMLPBackbone):
 
     def __init__(self, arch='tiny', mlp_ratio: int = 3, drop_path_rate: float = 0.1,
                  **kwargs):
-        if kwargs.setdefault('gap_before_final_norm', False):
-            raise ValueError('Strip-MLP normalises maps with BatchNorm before pooling (the '
-                             'official norm); use gap_before_final_norm=False with a '
-                             'GlobalAveragePooling neck')
         super().__init__(arch, drop_path_rate=drop_path_rate, **kwargs)
         self.drop_path_rates = [[drop_path_rate] * depth for depth in self.depths]
         settings = self.arch_settings
@@ -283,30 +280,22 @@ class StripMLP(VisionMLPBackbone):
         self._add_out_norms(norm_layer=nn.BatchNorm2d)
         self._freeze_stages()
 
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        self._check_input(x)
-        x = self.patch_embed(x)
-        skips: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
-        outs = []
-        for i, stage in enumerate(self.stages):
-            if i > 0:
-                x = stage.downsample(x)
-            if i == 1:
-                to_2 = self.skip_1to2(x)
-                skips = (to_2, self.skip_1to3(to_2))
-            elif i == 2:
-                to_3 = self.skip_2to3(x)
-                x = x + skips[0]
-            elif i == 3:
-                x = x + skips[1] + to_3
-            for block in stage.blocks:
-                if self.with_cp and x.requires_grad:
-                    x = torch.utils.checkpoint.checkpoint(block, x, use_reentrant=False)
-                else:
-                    x = block(x)
-            if i in self.out_indices:
-                outs.append(self._output(i, x))
-        return tuple(outs)
+    @classmethod
+    def window_sides(cls, arch_settings: dict):
+        return list(arch_settings['strip_sizes'])
+
+    def _stage_input(self, index: int, x: torch.Tensor, carried: dict) -> torch.Tensor:
+        """Adds the cross-stage skips: from stage 1's input to stages 2 and 3, from stage 2's
+        input (before its own skip is added) to stage 3."""
+        if index == 1:
+            carried['to_2'] = self.skip_1to2(x)
+            carried['1_to_3'] = self.skip_1to3(carried['to_2'])
+        elif index == 2:
+            carried['2_to_3'] = self.skip_2to3(x)
+            x = x + carried['to_2']
+        elif index == 3:
+            x = x + carried['1_to_3'] + carried['2_to_3']
+        return x
 
     def _freeze_stages(self) -> None:
         super()._freeze_stages()

@@ -49,10 +49,9 @@ def infer_arch(state_dict: Dict[str, torch.Tensor]) -> str:
     deepest = max(stages, key=lambda i: depths[i])
     found['interval'] = sorted(creators.get(deepest, [0]))[1] if len(
         creators.get(deepest, [])) > 1 else None
-    zoo = {name: settings for name, settings in ActiveMLP.arch_zoo.items() if len(name) > 2}
     if found['interval'] is None:
         del found['interval']
-    return match_arch(zoo, found, 'ActiveMLP')
+    return match_arch(ActiveMLP, found)
 
 
 def convert(state_dict: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], str]:

@@ -11,8 +11,13 @@ from typing import Callable, Dict, Sequence, Tuple, Union
 
 import torch
 
-from ..utils.checkpoint import (CheckpointMismatchError, _preview, check_state_dict,  # noqa: F401
-                                load_checkpoint, weights_of)
+from ..utils.checkpoint import (  # noqa: F401
+    CheckpointMismatchError,
+    _preview,
+    check_state_dict,
+    load_checkpoint,
+    weights_of,
+)
 
 Rule = Tuple[str, Union[str, Callable[[re.Match], str]]]
 
@@ -44,12 +49,12 @@ def rename_keys(state_dict: Dict[str, torch.Tensor], rules: Sequence[Rule],
     return converted
 
 
-def match_arch(arch_zoo: Dict[str, dict], found: dict, model_name: str) -> str:
-    """The first arch name whose settings include ``found`` (e.g. channels and depths)."""
-    for name, settings in arch_zoo.items():
+def match_arch(backbone: type, found: dict) -> str:
+    """The canonical arch of ``backbone`` whose settings include ``found`` (e.g. channels and
+    depths read off a checkpoint)."""
+    for name, settings in backbone.arch_zoo.items():
         if all(settings.get(k) == v for k, v in found.items()):
             return name
     raise CheckpointMismatchError(
-        f'no {model_name} arch has {found}; known: '
-        + ', '.join(f'{n} {[arch_zoo[n].get(k) for k in found]}' for n in arch_zoo))
-
+        f'no {backbone.__name__} arch has {found}; known: '
+        + ', '.join(f'{n} {[s.get(k) for k in found]}' for n, s in backbone.arch_zoo.items()))

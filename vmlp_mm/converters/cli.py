@@ -1,69 +1,53 @@
 """The command line shared by ``tools/model_converters/<model>_to_vmlp.py SRC DST``."""
 import argparse
-import glob
 import os
 import os.path as osp
-from typing import Optional
+from typing import Dict, Tuple
 
 import torch
 
-from ..version import __version__
-from . import CONVERTERS
+from ..families import CONFIG_ROOT, ModelFamily, VisionMLPClassifier, get_family
 from ..utils.checkpoint import save_atomically
 from ..utils.outputs import add_force_argument, check_output
 from ..utils.progress import step
+from ..version import __version__
 from .base import check_state_dict, load_official_state_dict
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-
-def classification_config(model: str, arch: str) -> str:
-    """``configs/classification/<model>/<model>-<arch>_*_in1k*.py`` of the repository."""
-    pattern = osp.join(ROOT, 'configs', 'classification', model, f'{model}-{arch}_*_in1k*.py')
-    matches = sorted(glob.glob(pattern))
-    if not matches:
-        raise FileNotFoundError(f'no classification config matches {pattern}')
-    return matches[0]
-
-
-def build_classifier(config: str, num_classes: int,
-                     backbone_overrides: Optional[dict] = None) -> torch.nn.Module:
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    from mmpretrain.registry import MODELS
-    cfg = Config.fromfile(config)
-    init_default_scope('mmpretrain')
-    cfg.model.head.num_classes = num_classes
-    cfg.model.backbone.update(backbone_overrides or {})
-    return MODELS.build(cfg.model)
-
-
-def backbone_overrides(model: str, official: dict) -> dict:
-    """Backbone settings an official checkpoint needs beyond the classification config's
-    (e.g. ``deploy=True`` for re-parameterised RepMLPNet weights)."""
-    converter = CONVERTERS[model]
-    return converter.backbone_overrides(official) if hasattr(converter,
-                                                             'backbone_overrides') else {}
+def convert_state_dict(family: ModelFamily, official: Dict[str, torch.Tensor]
+                       ) -> Tuple[Dict[str, torch.Tensor], str, dict]:
+    """The converted state dict, its arch and the backbone settings it needs beyond the arch's
+    defaults (e.g. ``deploy=True`` for re-parameterised RepMLPNet weights)."""
+    converter = family.load_converter()
+    state_dict, arch = converter.convert(official)
+    overrides = getattr(converter, 'backbone_overrides', lambda _: {})(official)
+    return state_dict, arch, overrides
 
 
 def convert_file(model: str, src: str, dst: str, trust: bool = False,
                  verify: bool = True) -> dict:
-    """Convert ``src`` to an mmpretrain checkpoint at ``dst``; returns its ``meta``."""
+    """Convert ``src`` to an mmpretrain checkpoint at ``dst``; returns its ``meta``.
+
+    The check builds the official classifier from the backbone class, not from a config file,
+    so it works wherever vmlp_mm is installed; ``meta['config']`` names the repository's
+    classification config of the arch when the configs are there.
+    """
+    family = get_family(model)
     with step(f'reading {src}'):
         official = load_official_state_dict(src, trust=trust)
     with step(f'converting {len(official)} tensors'):
-        state_dict, arch = CONVERTERS[model].convert(official)
-    overrides = backbone_overrides(model, official)
-    config = classification_config(model, arch)
+        state_dict, arch, overrides = convert_state_dict(family, official)
     if verify:
         num_classes = state_dict['head.fc.weight'].shape[0]
-        with step(f'checking it against {osp.relpath(config, ROOT)}'):
-            check_state_dict(state_dict, build_classifier(config, num_classes, overrides),
+        with step(f'checking it against {family.backbone.__name__}({arch!r})'):
+            check_state_dict(state_dict,
+                             VisionMLPClassifier.of_family(family, arch, num_classes, **overrides),
                              'converted checkpoint')
     os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
+    config = family.classification_config(arch)
     meta = dict(source=osp.abspath(src), converter=f'{model}_to_vmlp', arch=arch,
-                config=osp.relpath(config, ROOT), backbone_overrides=overrides,
-                vmlp_mm_version=__version__)
+                config=osp.relpath(config, osp.dirname(CONFIG_ROOT)) if config else None,
+                backbone_overrides=overrides, vmlp_mm_version=__version__)
     with step(f'writing {dst}'):
         save_atomically({'state_dict': state_dict, 'meta': meta}, dst)
     return meta
@@ -72,7 +56,8 @@ def convert_file(model: str, src: str, dst: str, trust: bool = False,
 def main(model: str) -> None:
     parser = argparse.ArgumentParser(
         description=f'Convert an official {model} checkpoint to a vmlp_mm (mmpretrain) checkpoint')
-    parser.add_argument('src', help='official checkpoint (raw state dict, or under model/state_dict)')
+    parser.add_argument('src',
+                        help='official checkpoint (raw state dict, or under model/state_dict)')
     parser.add_argument('dst', help='output checkpoint')
     parser.add_argument('--trust', action='store_true',
                         help='allow unpickling non-tensor objects in SRC (only trusted files)')
@@ -83,5 +68,7 @@ def main(model: str) -> None:
     check_output(args.dst, [args.src], args.force, what='DST')
     meta = convert_file(model, args.src, args.dst, trust=args.trust, verify=not args.no_verify)
     options = ''.join(f' model.backbone.{k}={v}' for k, v in meta['backbone_overrides'].items())
-    print(f'{model} {meta["arch"]}: {args.src} -> {args.dst} (loads into {meta["config"]}'
+    target = (meta['config']
+              or f'a {get_family(model).backbone.__name__} arch={meta["arch"]!r} config')
+    print(f'{model} {meta["arch"]}: {args.src} -> {args.dst} (loads into {target}'
           + (f' with --cfg-options{options})' if options else ')'))

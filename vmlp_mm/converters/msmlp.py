@@ -31,10 +31,11 @@ def infer_arch(state_dict: Dict[str, torch.Tensor]) -> str:
         if m:
             depths[int(m[1])] = max(depths.get(int(m[1]), 0), int(m[2]) + 1)
     found = {
-        'channels': [state_dict['patch_embed.proj.weight'].shape[0] * 2**i for i in range(len(depths))],
+        'channels': [state_dict['patch_embed.proj.weight'].shape[0] * 2**i
+                     for i in range(len(depths))],
         'depths': [depths[i] for i in sorted(depths)],
     }
-    return match_arch({k: v for k, v in MSMLP.arch_zoo.items() if len(k) > 1}, found, 'MS-MLP')
+    return match_arch(MSMLP, found)
 
 
 def convert(state_dict: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], str]:

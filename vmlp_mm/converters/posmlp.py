@@ -18,7 +18,8 @@ RULES = [
      lambda m: f'backbone.patch_embed.conv{int(m[1]) + 1}.'),
     (r'^patch_embed\.norms\.(\d)\.',
      lambda m: f'backbone.patch_embed.bn{int(m[1]) + 1}.'),
-    (r'^levels\.(\d+)\.pool\.(conv|norm)\.(?=(weight|bias)$)', r'backbone.stages.\1.downsample.\2.'),
+    (r'^levels\.(\d+)\.pool\.(conv|norm)\.(?=(weight|bias)$)',
+     r'backbone.stages.\1.downsample.\2.'),
     (_BLOCK + r'norm\.(?=(weight|bias)$)', r'backbone.stages.\1.blocks.\2.norm.'),
     (_BLOCK + r'proj_c_e\.(?=(weight|bias)$)', r'backbone.stages.\1.blocks.\2.fc1.'),
     (_BLOCK + r'proj_c_s\.(?=(weight|bias)$)', r'backbone.stages.\1.blocks.\2.fc2.'),
@@ -60,8 +61,7 @@ def infer_arch(state_dict: Dict[str, torch.Tensor]) -> str:
              'mlp_ratios': [ratios.get(i) for i in stages],
              'window_sizes': [windows.get(i) for i in stages],
              'groups': [groups.get(i) for i in stages]}
-    zoo = {name: settings for name, settings in PosMLP.arch_zoo.items() if len(name) > 1}
-    return match_arch(zoo, found, 'PosMLP')
+    return match_arch(PosMLP, found)
 
 
 def convert(state_dict: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], str]:

@@ -62,7 +62,7 @@ def infer_arch(state_dict: Dict[str, torch.Tensor]) -> str:
     found = {'channels': [channels.get(i) for i in stages], 'depths': [depths[i] for i in stages],
              'partition_sizes': [partitions.get(i) for i in stages],
              'sharesets': [sharesets.get(i) for i in stages]}
-    return match_arch(RepMLPNet.arch_zoo, found, 'RepMLPNet')
+    return match_arch(RepMLPNet, found)
 
 
 def backbone_overrides(state_dict: Dict[str, torch.Tensor]) -> dict:

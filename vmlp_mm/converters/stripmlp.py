@@ -58,7 +58,7 @@ def infer_arch(state_dict: Dict[str, torch.Tensor]) -> str:
     found = {'channels': [channels.get(i) for i in stages], 'depths': [depths[i] for i in stages],
              'strip_sizes': [sizes.get(i) for i in stages],
              'strip_groups': [groups.get(i) for i in stages]}
-    return match_arch(StripMLP.arch_zoo, found, 'Strip-MLP')
+    return match_arch(StripMLP, found)
 
 
 def convert(state_dict: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], str]:

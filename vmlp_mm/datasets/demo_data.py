@@ -37,7 +37,8 @@ def make_digits(root: str, size: int = 64, val_fraction: float = 0.2, seed: int 
             for n in chosen:
                 gray = (digits.images[n] * (255. / 16.)).astype(np.uint8)
                 image = cv2.resize(gray, (size, size), interpolation=cv2.INTER_CUBIC)
-                cv2.imwrite(osp.join(folder, f'{n:04d}.png'), cv2.cvtColor(image, cv2.COLOR_GRAY2BGR))
+                cv2.imwrite(osp.join(folder, f'{n:04d}.png'),
+                            cv2.cvtColor(image, cv2.COLOR_GRAY2BGR))
 
 
 def _shape_polygon(rng: np.random.Generator, cls: int, cx: float, cy: float,

@@ -86,9 +86,10 @@ class ZipImageNet(BaseDataset):
         self.cache_mode = cache_mode
         for path in (self.archive_path, osp.join(data_root, f'{split}_map.txt')):
             if not osp.isfile(path):
-                raise FileNotFoundError(f'{path} not found: ZipImageNet needs {split}.zip and '
-                                        f'{split}_map.txt in {data_root} (tools/dataset_converters/'
-                                        'folder_to_zip.py makes them from an ImageNet-style folder)')
+                raise FileNotFoundError(
+                    f'{path} not found: ZipImageNet needs {split}.zip and {split}_map.txt in '
+                    f'{data_root} (tools/dataset_converters/folder_to_zip.py makes them from an '
+                    'ImageNet-style folder)')
         super().__init__(ann_file=f'{split}_map.txt', data_root=data_root,
                          metainfo=dict(classes=classes), **kwargs)
 

@@ -2,8 +2,8 @@
 from mmengine.hooks import Hook
 from mmengine.model import BaseTTAModel, is_model_wrapper
 
-from ..utils.checkpoint import CheckpointMismatchError, state_dict_problems
 from ..registry import HOOKS
+from ..utils.checkpoint import CheckpointMismatchError, state_dict_problems
 
 
 @HOOKS.register_module()

@@ -14,8 +14,8 @@ default decay rules of mmengine's constructor still apply on top.
 from typing import List
 
 import torch.nn as nn
-from mmengine.optim import DefaultOptimWrapperConstructor
 from mmengine.logging import print_log
+from mmengine.optim import DefaultOptimWrapperConstructor
 
 from ..registry import OPTIM_WRAPPER_CONSTRUCTORS
 

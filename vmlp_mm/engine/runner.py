@@ -25,7 +25,6 @@ import random
 
 import numpy as np
 import torch
-
 from mmengine.dist import is_main_process, master_only
 from mmengine.fileio import get_file_backend
 from mmengine.fileio.backends import LocalBackend
@@ -35,9 +34,15 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
 from ..registry import HOOKS
+from ..utils.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    newest_intact_checkpoint,
+    partial_path,
+    publish_atomically,
+    write_text_atomically,
+)
 from .data_checks import build_dataloader_clearly, check_num_classes
-from ..utils.checkpoint import (CheckpointError, load_checkpoint, newest_intact_checkpoint,
-                                partial_path, publish_atomically, write_text_atomically)
 
 
 def rng_state() -> dict:

@@ -1,11 +1,11 @@
 """ActiveMLP's offset sampling (the Active Token Mixer's W and H branches, before projection).
 
 Each channel of a channels-last map ``x [B, H, W, C]`` is read along one axis at a learned,
-unbounded, per-pixel offset: ``out[b, h, w, c] = x[b, h, p, c]`` at ``p = w + offset[b, h, w, c // S]``
-(axis W; likewise along H), with 1-D linear interpolation between ``floor(p)`` and ``floor(p) + 1``
-and zeros outside the map. ``S = C / offset.shape[-1]`` consecutive channels share one offset, so
-the compact offsets ``[B, H, W, C / S]`` are passed as the offset layer produces them, never
-repeated.
+unbounded, per-pixel offset: ``out[b, h, w, c] = x[b, h, p, c]`` at
+``p = w + offset[b, h, w, c // S]`` (axis W; likewise along H), with 1-D linear interpolation
+between ``floor(p)`` and ``floor(p) + 1`` and zeros outside the map. ``S = C / offset.shape[-1]``
+consecutive channels share one offset, so the compact offsets ``[B, H, W, C / S]`` are passed as
+the offset layer produces them, never repeated.
 
 The official ATMOp computes the same through ``torchvision.ops.deform_conv2d`` with a 1x1 kernel
 and the other half of a 2-D offset tensor zero (then the 1x1 projection). Here the projection

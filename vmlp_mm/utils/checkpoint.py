@@ -44,7 +44,7 @@ class CheckpointMismatchError(ValueError):
     """A checkpoint does not match what a converter or model expects."""
 
 
-# -- the weights-only allowlist ----------------------------------------------------------------------
+# -- the weights-only allowlist --------------------------------------------------------------------
 def _history_buffer_method(owner, name: str):
     """``getattr`` as mmengine checkpoints use it: a public method of ``HistoryBuffer`` only."""
     from mmengine.logging.history_buffer import HistoryBuffer
@@ -72,7 +72,7 @@ def mmengine_checkpoint_loading():
     return torch.serialization.safe_globals(mmengine_checkpoint_globals())
 
 
-# -- reading -----------------------------------------------------------------------------------------
+# -- reading ---------------------------------------------------------------------------------------
 # where the weights are: mmengine's 'state_dict'; the official repos' training checkpoints 'model'
 WEIGHTS_KEYS = ('state_dict', 'model')
 _WRAPPER_PREFIX = re.compile(r'(^module\.|(?<![^.])_orig_mod\.)')
@@ -191,7 +191,7 @@ def weights_of(checkpoint: dict) -> Dict[str, torch.Tensor]:
     return checkpoint[key] if key else checkpoint
 
 
-# -- writing -----------------------------------------------------------------------------------------
+# -- writing ---------------------------------------------------------------------------------------
 def partial_path(path: str) -> str:
     """Where a file is written before :func:`publish_atomically` puts it at ``path``."""
     folder, name = osp.split(path)
@@ -248,7 +248,7 @@ def newest_intact_checkpoint(work_dir: str) -> Tuple[Optional[str], List[str]]:
     return None, skipped
 
 
-# -- comparing ---------------------------------------------------------------------------------------
+# -- comparing -------------------------------------------------------------------------------------
 def state_dict_problems(state_dict: Dict[str, torch.Tensor],
                         expected: Dict[str, torch.Tensor]) -> List[str]:
     """What keeps ``state_dict`` from loading strictly where ``expected`` is the target's state
@@ -256,7 +256,8 @@ def state_dict_problems(state_dict: Dict[str, torch.Tensor],
     missing = [k for k in expected if k not in state_dict]
     unexpected = [k for k in state_dict if k not in expected]
     mismatched = [f'{k}: {tuple(state_dict[k].shape)} vs {tuple(v.shape)}'
-                  for k, v in expected.items() if k in state_dict and state_dict[k].shape != v.shape]
+                  for k, v in expected.items()
+                  if k in state_dict and state_dict[k].shape != v.shape]
     problems = []
     if missing:
         problems.append(f'missing {len(missing)}: {_preview(missing)}')
@@ -277,5 +278,6 @@ def check_state_dict(state_dict: Dict[str, torch.Tensor], model: torch.nn.Module
 
 
 def _preview(items: List[str], limit: int = 10) -> str:
-    return ', '.join(items[:limit]) + (f' ... (+{len(items) - limit} more)' if len(items) > limit else '')
+    more = f' ... (+{len(items) - limit} more)' if len(items) > limit else ''
+    return ', '.join(items[:limit]) + more
 

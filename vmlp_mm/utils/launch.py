@@ -74,8 +74,9 @@ def check_cfg_options(cfg: Config, cfg_options: dict) -> None:
             is_last = depth == len(parts) - 1
             if isinstance(node, (list, tuple)):
                 if not (part.isdigit() and int(part) < len(node)):
-                    raise ValueError(f'--cfg-options {key}: {".".join(parts[:depth]) or "the config"}'
-                                   f' is a list of {len(node)}; {part!r} is not an index of it')
+                    where = '.'.join(parts[:depth]) or 'the config'
+                    raise ValueError(f'--cfg-options {key}: {where} is a list of {len(node)}; '
+                                     f'{part!r} is not an index of it')
                 node = node[int(part)]
                 continue
             if not isinstance(node, (dict, Config)):

@@ -30,4 +30,5 @@ custom_hooks = [dict(type='EMAHook', momentum=4e-5, priority='ABOVE_NORMAL')]
 
 # restated without the _scope_ tag mmengine adds to dicts inherited through 'mmpretrain::':
 # mmpretrain's browse_dataset.py passes the dict to UniversalVisualizer(**cfg.visualizer)
-visualizer = dict(_delete_=True, type='UniversalVisualizer', vis_backends=[dict(type='LocalVisBackend')])
+visualizer = dict(_delete_=True, type='UniversalVisualizer',
+                  vis_backends=[dict(type='LocalVisBackend')])

@@ -1,4 +1,5 @@
-# MS-MLP-T on cifar100: the data of configs/classification/stripmlp/stripmlp-tiny_8xb128_cifar100-224px.py
+# MS-MLP-T on cifar100: the data of
+# configs/classification/stripmlp/stripmlp-tiny_8xb128_cifar100-224px.py
 # with the MS-MLP-T classifier; both papers' ImageNet recipes are mmpretrain's Swin recipe, so
 # only the model differs (drop path 0.1 on a linear schedule, grad-norm clip 5 as there).
 _base_ = '../stripmlp/stripmlp-tiny_8xb128_cifar100-224px.py'

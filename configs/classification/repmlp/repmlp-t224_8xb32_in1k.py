@@ -53,4 +53,5 @@ auto_scale_lr = dict(base_batch_size=256)
 
 # restated without the _scope_ tag mmengine adds to dicts inherited through 'mmpretrain::':
 # mmpretrain's browse_dataset.py passes the dict to UniversalVisualizer(**cfg.visualizer)
-visualizer = dict(_delete_=True, type='UniversalVisualizer', vis_backends=[dict(type='LocalVisBackend')])
+visualizer = dict(_delete_=True, type='UniversalVisualizer',
+                  vis_backends=[dict(type='LocalVisBackend')])

@@ -8,8 +8,9 @@ _base_ = './stripmlp-tiny_8xb128_in1k.py'
 num_classes = 101
 model = dict(head=dict(num_classes=num_classes))
 data_preprocessor = dict(num_classes=num_classes)
-train_dataloader = dict(dataset=dict(_delete_=True, type='CustomDataset', data_root='data/caltech101',
-                                     data_prefix='train', pipeline={{_base_.train_pipeline}}))
+train_dataloader = dict(dataset=dict(_delete_=True, type='CustomDataset',
+                                     data_root='data/caltech101', data_prefix='train',
+                                     pipeline={{_base_.train_pipeline}}))
 val_dataloader = dict(dataset=dict(_delete_=True, type='CustomDataset', data_root='data/caltech101',
                                    data_prefix='val', pipeline={{_base_.test_pipeline}}))
 test_dataloader = val_dataloader

@@ -28,4 +28,5 @@ optim_wrapper = dict(clip_grad=dict(max_norm=5.0))
 
 # restated without the _scope_ tag mmengine adds to dicts inherited through 'mmpretrain::':
 # mmpretrain's browse_dataset.py passes the dict to UniversalVisualizer(**cfg.visualizer)
-visualizer = dict(_delete_=True, type='UniversalVisualizer', vis_backends=[dict(type='LocalVisBackend')])
+visualizer = dict(_delete_=True, type='UniversalVisualizer',
+                  vis_backends=[dict(type='LocalVisBackend')])

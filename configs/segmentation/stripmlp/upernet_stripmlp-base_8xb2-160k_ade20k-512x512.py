@@ -1,4 +1,5 @@
-# UperNet + Strip-MLP-base on ADE20K: the recipe of upernet_stripmlp-tiny_8xb2-160k_ade20k-512x512.py.
+# UperNet + Strip-MLP-base on ADE20K: the recipe of
+# upernet_stripmlp-tiny_8xb2-160k_ade20k-512x512.py.
 _base_ = './upernet_stripmlp-tiny_8xb2-160k_ade20k-512x512.py'
 
 checkpoint_file = 'checkpoints/stripmlp-base_in1k.pth'

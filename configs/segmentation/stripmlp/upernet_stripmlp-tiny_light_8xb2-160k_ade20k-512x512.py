@@ -1,4 +1,5 @@
-# UperNet + Strip-MLP-tiny_light on ADE20K: the recipe of upernet_stripmlp-tiny_8xb2-160k_ade20k-512x512.py.
+# UperNet + Strip-MLP-tiny_light on ADE20K: the recipe of
+# upernet_stripmlp-tiny_8xb2-160k_ade20k-512x512.py.
 _base_ = './upernet_stripmlp-tiny_8xb2-160k_ade20k-512x512.py'
 
 checkpoint_file = 'checkpoints/stripmlp-tiny_light_in1k.pth'

@@ -269,10 +269,6 @@ class RepMLPNet(VisionMLPBackbone):
 
     def __init__(self, arch='b224', conv_kernels: Sequence[int] = (1, 3), gp_reduction: int = 4,
                  ffn_ratio: int = 4, deploy: bool = False, **kwargs):
-        if kwargs.setdefault('gap_before_final_norm', False):
-            raise ValueError('RepMLPNet normalises maps with BatchNorm before pooling (the official '
-                             'head_norm); use gap_before_final_norm=False with a '
-                             'GlobalAveragePooling neck')
         super().__init__(arch, **kwargs)
         self.deploy = deploy
         settings = self.arch_settings
@@ -288,6 +284,10 @@ class RepMLPNet(VisionMLPBackbone):
             self.stages.append(VisionMLPStage(blocks, downsample, self.with_cp))
         self._add_out_norms(norm_layer=nn.BatchNorm2d)
         self._freeze_stages()
+
+    @classmethod
+    def window_sides(cls, arch_settings: dict):
+        return list(arch_settings['partition_sizes'])
 
     @property
     def pretraining_size(self) -> int:

@@ -2,9 +2,9 @@ import pytest
 import torch
 
 from vmlp_mm.backbones import RepMLPNet
-from vmlp_mm.backbones.repmlpnet import RepMLPBlock
-from vmlp_testing import randomize_batchnorms
+from vmlp_mm.backbones.repmlp import RepMLPBlock
 from vmlp_mm.converters import CheckpointMismatchError
+from vmlp_testing import randomize_batchnorms
 
 # parameters() with the official 1000-class head, training-time and deploy-time
 # (../shared/reference/ARCH_activemlp_repmlp.md §2.2)
