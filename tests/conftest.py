@@ -6,6 +6,12 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+if os.environ.get('VMLP_TOY_FAMILY') == '1':  # tests/test_families.py: a sixth family, one entry
+    from toy_family import TOY_FAMILY
+
+    from vmlp_mm.families import register_family
+    register_family(TOY_FAMILY)
+
 
 @pytest.fixture(scope='session')
 def repo_root():

@@ -45,7 +45,7 @@ def test_out_indices_and_errors(cls):
     with pytest.raises(ValueError, match='Unknown arch'):
         cls('huge')
     with pytest.raises(ValueError, match='missing keys'):
-        cls({'channels': [8, 16, 32, 64], 'depths': [1, 1, 1, 1]})
+        cls({'channels': [8, 16, 32, 64]})
 
 
 @pytest.mark.parametrize('cls', BACKBONES, ids=by_name)

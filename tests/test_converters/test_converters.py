@@ -1,4 +1,6 @@
+import glob
 import json
+import math
 import os.path as osp
 import subprocess
 import sys
@@ -7,8 +9,9 @@ import pytest
 import torch
 
 from vmlp_mm.converters import CheckpointMismatchError, check_state_dict
-from vmlp_mm.families import get_family
-from vmlp_testing import build_config_classifier, convert_official
+from vmlp_mm.converters.cli import convert_file
+from vmlp_mm.families import VisionMLPClassifier, get_family
+from vmlp_testing import FAMILY_NAMES, build_config_classifier, convert_official
 
 
 def tiny_msmlp_classifier():
@@ -37,20 +40,45 @@ MANIFESTS = [  # model, manifest variant, our arch name, official keys of our st
     ('activemlp', 'S', 'small', 'blocks.0.2.downsample.proj.weight', 'norm.weight'),
     ('activemlp', 'B', 'base', 'blocks.0.2.downsample.proj.weight', 'norm.weight'),
     ('activemlp', 'L', 'large', 'blocks.0.2.downsample.proj.weight', 'norm.weight'),
-    *[('repmlp', f'repmlpnet_{variant}', variant.lower(), 'embeds.0.conv.weight',
+    *[('repmlp', variant, variant.lower(), 'embeds.0.conv.weight',
        'head_norm.weight') for variant in ('T224', 'B224', 'T256', 'B256', 'D256', 'L256')],
     ('posmlp', 'T', 'tiny', 'levels.1.pool.conv.weight', 'norm.weight'),
     ('posmlp', 'S', 'small', 'levels.1.pool.conv.weight', 'norm.weight'),
     *[('stripmlp', variant, variant, 'merging1.weight', 'norm.weight')
       for variant in ('tiny_light', 'tiny', 'small', 'base')],
     # re-parameterised (deploy) weights load into deploy=True models
-    ('repmlp', 'repmlpnet_B224_deploy', 'b224', 'embeds.0.conv.weight', 'head_norm.weight'),
+    ('repmlp', 'B224_deploy', 'b224', 'embeds.0.conv.weight', 'head_norm.weight'),
 ]
 
 
 def manifest_path(official_keys_dir, model_name, variant):
-    name = variant if variant.startswith(model_name) else f'{model_name}_{variant}'
-    return osp.join(official_keys_dir, f'{name}.json')
+    return osp.join(official_keys_dir, f'{model_name}_{variant}.json')
+
+
+def smallest_manifest(official_keys_dir, model_name):
+    """The manifest of the family's smallest official model (fewest parameters)."""
+    def size(path):
+        with open(path) as f:
+            return sum(math.prod(shape) for _, shape in json.load(f))
+    return min(glob.glob(osp.join(official_keys_dir, f'{model_name}_*.json')), key=size)
+
+
+@pytest.mark.parametrize('model_name', FAMILY_NAMES)
+def test_every_family_converts_without_the_repository_configs(official_keys_dir, tmp_path,
+                                                             monkeypatch, model_name):
+    """The converter of each family, through the command line's function, with the repository's
+    configs out of reach (as in a non-editable install): the checkpoint loads strictly into the
+    family's classifier."""
+    monkeypatch.setattr('vmlp_mm.families.CONFIG_ROOT', str(tmp_path / 'no_configs'))
+    src, dst = tmp_path / 'official.pth', tmp_path / 'converted.pth'
+    torch.save(state_dict_from_manifest(smallest_manifest(official_keys_dir, model_name)), src)
+    meta = convert_file(model_name, str(src), str(dst))
+    assert meta['config'] is None
+    state_dict = torch.load(dst, weights_only=True)['state_dict']
+    model = VisionMLPClassifier.of_family(get_family(model_name), meta['arch'],
+                                          state_dict['head.fc.weight'].shape[0],
+                                          **meta['backbone_overrides'])
+    model.load_state_dict(state_dict, strict=True)
 
 
 @pytest.mark.parametrize('model_name,variant,arch,downsample_key,final_norm_key', MANIFESTS)
@@ -129,7 +157,7 @@ def test_activemlp_ema_checkpoint_keys_are_stripped(official_keys_dir, tmp_path,
 
 def test_repmlp_deploy_checkpoint_cli(official_keys_dir, tmp_path, repo_root):
     official = state_dict_from_manifest(osp.join(official_keys_dir,
-                                                 'repmlpnet_B224_deploy.json'))
+                                                 'repmlp_B224_deploy.json'))
     src, dst = tmp_path / 'RepMLPNet-B224-deploy.pth', tmp_path / 'converted.pth'
     torch.save(official, src)  # the official convert.py saves a raw state dict
     result = subprocess.run([sys.executable, 'tools/model_converters/repmlp_to_vmlp.py', str(src),

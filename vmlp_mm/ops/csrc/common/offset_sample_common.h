@@ -10,11 +10,7 @@
 #include <cmath>
 #include <cstdint>
 
-#if defined(__CUDACC__) || defined(__HIPCC__)
-#define VMLP_HOST_DEVICE __host__ __device__
-#else
-#define VMLP_HOST_DEVICE
-#endif
+#include "vmlp_common.h"
 
 namespace vmlp_mm {
 

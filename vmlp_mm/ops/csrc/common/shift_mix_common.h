@@ -9,11 +9,7 @@
 
 #include <cstdint>
 
-#if defined(__CUDACC__) || defined(__HIPCC__)
-#define VMLP_HOST_DEVICE __host__ __device__
-#else
-#define VMLP_HOST_DEVICE
-#endif
+#include "vmlp_common.h"
 
 namespace vmlp_mm {
 

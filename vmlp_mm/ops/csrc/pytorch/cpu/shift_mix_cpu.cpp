@@ -16,13 +16,6 @@
 namespace vmlp_mm {
 namespace {
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define VMLP_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define VMLP_MULTIVERSION
-#endif
-#define VMLP_INLINE inline __attribute__((always_inline))
-
 // Sizes of the maps of one call, and per group g the column tables of the W-roll:
 // source[g * W + w] = (w - s_g) mod W, target[g * W + w] = (w + s_g) mod W (no modulo in the
 // inner loops).

@@ -9,16 +9,11 @@
 #include <torch/library.h>
 
 #include "../offset_sample.h"
+#include "cuda_helpers.h"
 #include "offset_sample_common.h"
 
 namespace vmlp_mm {
 namespace {
-
-constexpr int kThreads = 256;
-
-inline int blocks_for(int64_t n) {
-  return static_cast<int>(std::min<int64_t>((n + kThreads - 1) / kThreads, 65535 * 8));
-}
 
 // x/grad index of channel 0 of the tap at position p along the axis, for pixel (b, h, w).
 __device__ inline int64_t tap_index(int64_t b, int64_t h, int64_t w, int64_t p, int64_t H,
@@ -32,8 +27,7 @@ __global__ void offset_sample_forward_kernel(const scalar_t* __restrict__ x,
                                              int64_t n, int64_t H, int64_t W, int64_t C, int64_t S,
                                              bool along_w) {
   using acc_t = at::opmath_type<scalar_t>;
-  for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < n;
-       idx += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+  VMLP_CUDA_1D_KERNEL_LOOP(idx, n) {
     const int64_t c = idx % C, pixel = idx / C;
     const int64_t w = pixel % W, h = (pixel / W) % H, b = pixel / (W * H);
     const LinearTaps<acc_t> t(static_cast<acc_t>(along_w ? w : h) +
@@ -52,8 +46,7 @@ __global__ void offset_sample_grad_input_kernel(const scalar_t* __restrict__ gra
                                                 scalar_t* grad_x, int64_t n, int64_t H, int64_t W,
                                                 int64_t C, int64_t S, bool along_w) {
   using acc_t = at::opmath_type<scalar_t>;
-  for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < n;
-       idx += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+  VMLP_CUDA_1D_KERNEL_LOOP(idx, n) {
     const int64_t c = idx % C, pixel = idx / C;
     const int64_t w = pixel % W, h = (pixel / W) % H, b = pixel / (W * H);
     const LinearTaps<acc_t> t(static_cast<acc_t>(along_w ? w : h) +
@@ -78,8 +71,7 @@ __global__ void offset_sample_grad_offset_kernel(const scalar_t* __restrict__ gr
                                                  int64_t W, int64_t C, int64_t S, bool along_w) {
   using acc_t = at::opmath_type<scalar_t>;
   const int64_t G = C / S;
-  for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < n;
-       idx += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+  VMLP_CUDA_1D_KERNEL_LOOP(idx, n) {
     const int64_t g = idx % G, pixel = idx / G;
     const int64_t w = pixel % W, h = (pixel / W) % H, b = pixel / (W * H);
     const LinearTaps<acc_t> t(static_cast<acc_t>(along_w ? w : h) + static_cast<acc_t>(offset[idx]),

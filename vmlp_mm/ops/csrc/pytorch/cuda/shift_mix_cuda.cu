@@ -9,13 +9,10 @@
 #include <torch/library.h>
 
 #include "../shift_mix.h"
+#include "cuda_helpers.h"
 
 namespace vmlp_mm {
 namespace {
-
-constexpr int kThreads = 256;
-
-inline int64_t blocks_for(int64_t n) { return (n + kThreads - 1) / kThreads; }
 
 template <typename scalar_t>
 __global__ void shift_mix_forward_kernel(const scalar_t* __restrict__ x,
@@ -26,8 +23,7 @@ __global__ void shift_mix_forward_kernel(const scalar_t* __restrict__ x,
                                          int64_t n, int64_t C, int64_t H, int64_t W,
                                          ShiftMixGroups groups) {
   using acc_t = at::opmath_type<scalar_t>;
-  for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < n;
-       idx += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+  VMLP_CUDA_1D_KERNEL_LOOP(idx, n) {
     const int64_t c = idx % C, w = (idx / C) % W, h = (idx / (C * W)) % H;
     const scalar_t* image = x + (idx / (C * W * H)) * H * W * C + c;  // [H][W] at stride C
     const int g = groups.group_of(c);
@@ -58,8 +54,7 @@ __global__ void shift_mix_grad_input_kernel(const scalar_t* __restrict__ grad_ou
                                             scalar_t* grad_x, int64_t n, int64_t C, int64_t H,
                                             int64_t W, ShiftMixGroups groups) {
   using acc_t = at::opmath_type<scalar_t>;
-  for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < n;
-       idx += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+  VMLP_CUDA_1D_KERNEL_LOOP(idx, n) {
     const int64_t c = idx % C, w = (idx / C) % W, h = (idx / (C * W)) % H;
     const scalar_t* gimage = grad_out + (idx / (C * W * H)) * H * W * C + c;
     const int g = groups.group_of(c);
@@ -141,7 +136,7 @@ at::Tensor shift_mix_forward_cuda(const at::Tensor& x, const at::Tensor& weight_
   at::Tensor out = at::empty_like(input, at::MemoryFormat::ChannelsLast);
   const int64_t n = out.numel();
   if (n == 0) return out;
-  const int blocks = static_cast<int>(std::min<int64_t>(blocks_for(n), 65535 * 8));
+  const int blocks = blocks_for(n);
   auto stream = at::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, input.scalar_type(),
                                   "shift_mix_forward_cuda", [&] {
@@ -168,7 +163,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> shift_mix_backward_cuda(
   at::Tensor grad_wlr = at::zeros_like(wlr), grad_wtd = at::zeros_like(wtd);
   const int64_t n = input.numel();
   if (n == 0) return {grad_x, grad_wlr, grad_wtd};
-  const int blocks = static_cast<int>(std::min<int64_t>(blocks_for(n), 65535 * 8));
+  const int blocks = blocks_for(n);
   const int kmax = max_kernel(groups);
   const dim3 weight_grid(static_cast<unsigned>(C), static_cast<unsigned>(kmax * kmax), 2);
   auto stream = at::cuda::getCurrentCUDAStream();
