@@ -83,3 +83,15 @@ def test_amp_train_check_runs_on_cpu(repo_root):
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert result.stdout.count('| yes |') == 2
+
+
+def test_benchmark_ops_compares_with_the_official_formulations(repo_root):
+    result = subprocess.run(
+        [sys.executable, 'tools/analysis/benchmark_ops.py', '--device', 'cpu', '--batch', '4',
+         '--repeats', '1', '--only', 'shift_mix', 'posmlp_stripmlp'],
+        cwd=repo_root, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith('| ')
+            and line.endswith('x |') and not line.startswith('| stage') and '---' not in line]
+    # 4 stages x 2 passes of shift_mix, 4 PosMLP stages, 8 strip FCs, 2 backbones
+    assert len(rows) == 22, result.stdout

@@ -21,12 +21,12 @@ import torch.nn.functional as F
 from mmengine.config import Config
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+from vmlp_mm.families import FAMILIES, get_family  # noqa: E402
 from vmlp_mm.utils.config_model import build_config_model  # noqa: E402
 
-MODELS = ('msmlp', 'activemlp', 'repmlp', 'posmlp', 'stripmlp')
-CONFIGS = {
-    'classifier': ('configs/demo/{}-nano_demo-digits.py', 64),
-    'upernet': ('configs/demo/upernet_{}-nano_demo-shapes-ade.py', 128),
+KINDS = {  # the demo config's task and its input size
+    'classifier': ('classification', 64),
+    'upernet': ('segmentation', 128),
 }
 
 
@@ -46,8 +46,8 @@ def logits(model, kind: str, x: torch.Tensor) -> torch.Tensor:
 
 
 def train(model_name: str, kind: str, dtype: torch.dtype, iters: int, device: str):
-    config, size = CONFIGS[kind]
-    cfg = Config.fromfile(config.format(model_name))
+    task, size = KINDS[kind]
+    cfg = Config.fromfile(get_family(model_name).demo_config(task))
     model = build_config_model(cfg).to(device).train()
     classes = 10 if kind == 'classifier' else 4
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -85,8 +85,8 @@ def main():
     parser.add_argument('--dtype', nargs='+', default=['float16', 'bfloat16'],
                         choices=['float16', 'bfloat16'])
     parser.add_argument('--iters', type=int, default=40)
-    parser.add_argument('--models', nargs='+', default=list(MODELS), choices=MODELS)
-    parser.add_argument('--kinds', nargs='+', default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument('--models', nargs='+', default=list(FAMILIES), choices=list(FAMILIES))
+    parser.add_argument('--kinds', nargs='+', default=list(KINDS), choices=list(KINDS))
     parser.add_argument('--out', help='also write the table to this file')
     args = parser.parse_args()
     if args.device == 'cpu' and 'float16' in args.dtype:
