@@ -40,9 +40,10 @@ def benchmark_rows(repo_root, config, *args):
          '64', '--warmup', '1', '--repeats', '1', *args], cwd=repo_root, capture_output=True,
         text=True)
     assert result.returncode == 0, result.stderr[-2000:]
-    # | variant | dtype | channels_last | compile | ms / batch | images / s | peak MiB |
-    return [line.split('|')[1:-1] for line in result.stdout.splitlines()
-            if line.startswith('| ') and line.split('|')[2].strip() in ('fp32', 'bf16')]
+    # | config | variant | dtype | channels_last | compile | ms / batch | images / s | peak MiB |
+    # (the config column left out)
+    return [line.split('|')[2:-1] for line in result.stdout.splitlines()
+            if line.startswith('| ') and line.split('|')[3].strip() in ('fp32', 'bf16')]
 
 
 def test_benchmark_tool_prints_a_row_per_setting(repo_root):
@@ -53,6 +54,22 @@ def test_benchmark_tool_prints_a_row_per_setting(repo_root):
         ('model.backbone.deploy=False', 'off'), ('model.backbone.deploy=False', 'on'),
         ('model.backbone.deploy=True', 'off'), ('model.backbone.deploy=True', 'on')]
     assert all(float(r[5]) > 0 for r in rows)
+
+
+def test_benchmark_configs_side_by_side_per_gflop(repo_root):
+    """Two configs measured in turn (--rounds), with FLOPs per image and time per GFLOP."""
+    result = subprocess.run(
+        [sys.executable, 'tools/analysis/benchmark.py', get_family('msmlp').demo_config(
+            'classification'), get_family('stripmlp').demo_config('classification'), '--batch',
+         '2', '--shape', '64', '64', '--warmup', '1', '--repeats', '1', '--rounds', '2',
+         '--train', '--per-gflop'], cwd=repo_root, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line.split('|')[1:-1] for line in result.stdout.splitlines()
+            if line.startswith('| ') and 'demo' in line]
+    assert [r[0].strip().split('_')[0] for r in rows] == ['msmlp-nano', 'stripmlp-nano']
+    for row in rows:
+        ms, gflops, ms_per_gflop = float(row[5]), float(row[8]), float(row[9])
+        assert gflops > 0 and ms_per_gflop == pytest.approx(ms / (2 * gflops), rel=0.02)
 
 
 @pytest.mark.parametrize('model', FAMILY_NAMES)

@@ -12,7 +12,7 @@ from typing import Any, Callable, List
 import numpy as np
 import torch
 from mmengine.analysis import FlopAnalyzer
-from mmengine.analysis.jit_handles import get_shape
+from mmengine.analysis.jit_handles import bmm_flop_jit, get_shape
 
 
 def shift_mix_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
@@ -24,6 +24,13 @@ def shift_mix_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
     return batch * height * width * weights
 
 
+def depthwise_conv2d_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
+    """``vmlp_mm::depthwise_conv2d``: ``kh * kw`` multiply-adds per output element, as fvcore
+    counts the ``nn.Conv2d`` it replaces."""
+    batch, _, height, width = get_shape(inputs[0])
+    return batch * height * width * int(np.prod(get_shape(inputs[1])))
+
+
 def offset_sample_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
     """``vmlp_mm::offset_sample``: one multiply-add per output element (linear interpolation
     between two neighbours). The 1x1 projection that follows is an ``F.linear``, counted by
@@ -32,22 +39,32 @@ def offset_sample_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
     return int(np.prod(get_shape(outputs[0])))
 
 
+def baddbmm_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
+    """``aten::baddbmm`` (Strip-MLP's strip FCs: the batched product and its bias in one call),
+    which mmengine's analysis does not handle: the product counted as ``bmm``, the bias not, as
+    for ``addmm``."""
+    return bmm_flop_jit(inputs[1:3], outputs)
+
+
 VMLP_OP_HANDLES = {
     'vmlp_mm::shift_mix': shift_mix_flop_jit,
     'vmlp_mm::offset_sample': offset_sample_flop_jit,
+    'vmlp_mm::depthwise_conv2d': depthwise_conv2d_flop_jit,
+    'aten::baddbmm': baddbmm_flop_jit,
 }
 
 
 def flop_analyzer(model: torch.nn.Module, inputs) -> FlopAnalyzer:
-    """mmengine's FlopAnalyzer with the vmlp_mm op handles."""
+    """mmengine's FlopAnalyzer with the handles of :data:`VMLP_OP_HANDLES`."""
     analyzer = FlopAnalyzer(model, inputs)
     for name, handle in VMLP_OP_HANDLES.items():
         analyzer.set_op_handle(name, handle)
     return analyzer
 
 
-def median_seconds(fn: Callable[[], Any], warmup: int, repeats: int, device: str) -> float:
-    """``warmup`` untimed calls, then the median wall time of ``repeats`` calls (synchronised on
+def seconds_per_call(fn: Callable[[], Any], warmup: int, repeats: int,
+                     device: str) -> List[float]:
+    """``warmup`` untimed calls, then the wall times of ``repeats`` calls (synchronised on
     CUDA)."""
     for _ in range(warmup):
         fn()
@@ -60,4 +77,9 @@ def median_seconds(fn: Callable[[], Any], warmup: int, repeats: int, device: str
         if device == 'cuda':
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return times
+
+
+def median_seconds(fn: Callable[[], Any], warmup: int, repeats: int, device: str) -> float:
+    """The median of :func:`seconds_per_call`."""
+    return statistics.median(seconds_per_call(fn, warmup, repeats, device))

@@ -1,9 +1,9 @@
 """ONNX export of the backbones and models, and its check against PyTorch
 (``tools/deploy/export_onnx.py`` is the command line).
 
-The vmlp_mm ops (shift_mix, offset_sample) are exported through their pure-PyTorch references,
-which decompose into standard ONNX operators, so any ONNX runtime runs the file without a custom
-operator library.
+The vmlp_mm ops (shift_mix, offset_sample, depthwise_conv2d) are exported through their
+pure-PyTorch references, which decompose into standard ONNX operators, so any ONNX runtime runs
+the file without a custom operator library.
 """
 import logging
 

@@ -2,18 +2,74 @@ import pytest
 import torch
 
 from vmlp_mm.backbones import StripMLP
-from vmlp_mm.backbones.stripmlp import StripFC, StripMixing
+from vmlp_mm.backbones.stripmlp import GRN, StripFC, StripMixing, grn_reference
 from vmlp_mm.official_forms import strip_fc_official
 
 
 @pytest.mark.parametrize('along', ['w', 'h'])
-def test_strip_fc_equals_the_official_grouped_conv(along):
+@pytest.mark.parametrize('memory_format', [torch.contiguous_format, torch.channels_last])
+def test_strip_fc_equals_the_official_grouped_conv(along, memory_format):
     """The batched-GEMM strip FC against the official formulation: a (1, 3) conv with
-    ``groups=G`` over ``G * S`` token channels of permuted views."""
+    ``groups=G`` over ``G * S`` token channels of permuted views, in both memory formats (the
+    output keeps the input's), gradients included."""
     torch.manual_seed(0)
-    fc = StripFC(5, 4, along)
-    x = torch.randn(2, 8, 5, 5)
-    torch.testing.assert_close(fc(x), strip_fc_official(fc, x))
+    fc = StripFC(5, 4, along).double()
+    torch.nn.init.normal_(fc.bias)
+    x = torch.randn(2, 8, 5, 5, dtype=torch.float64)
+    x = x.contiguous(memory_format=memory_format).requires_grad_()
+    out, expected = fc(x), strip_fc_official(fc, x)
+    assert out.is_contiguous(memory_format=memory_format)
+    torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+    grad = torch.randn_like(out)
+    params = (x, fc.weight, fc.bias)
+    for ours, official in zip(torch.autograd.grad(out, params, grad),
+                              torch.autograd.grad(expected, params, grad)):
+        torch.testing.assert_close(ours, official, rtol=1e-12, atol=1e-12)
+
+
+def test_grn_backward_is_the_expression_s():
+    """GRN's hand-written backward (training) against autograd of the paper's expression, with
+    a channel that is zero everywhere (no gradient through its norm); gradcheck in float64."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 7, 6, dtype=torch.float64)
+    x[0, :, :, 2] = 0
+    x.requires_grad_()
+    grn = GRN(6).double()
+    torch.nn.init.normal_(grn.gamma)
+    torch.nn.init.normal_(grn.beta)
+    params = (x, grn.gamma, grn.beta)
+    out, expected = grn(x), grn_reference(x, grn.gamma, grn.beta)
+    torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+    grad = torch.randn_like(out)
+    for ours, reference in zip(torch.autograd.grad(out, params, grad),
+                               torch.autograd.grad(expected, params, grad)):
+        torch.testing.assert_close(ours, reference, rtol=1e-12, atol=1e-12)
+    assert torch.autograd.gradcheck(grn, (x,))
+
+
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
+def test_grn_in_half_precision(dtype):
+    """Cast and under autocast: finite, close to float32, gradients in the parameters' dtype;
+    the norms accumulate in float32 (a 56x56 map of values near 8 overflows float16's sum of
+    squares)."""
+    torch.manual_seed(0)
+    grn = GRN(8)
+    torch.nn.init.normal_(grn.gamma)
+    x = 8 + torch.randn(2, 56, 56, 8)
+    expected = grn_reference(x, grn.gamma, grn.beta)
+    half = GRN(8).to(dtype)
+    half.load_state_dict(grn.state_dict())
+    xh = x.to(dtype).requires_grad_()
+    out = half(xh)
+    assert out.dtype == dtype and torch.isfinite(out).all()
+    torch.testing.assert_close(out.float(), expected, rtol=5e-2, atol=5e-2)
+    out.float().sum().backward()
+    assert xh.grad.dtype == half.gamma.grad.dtype == dtype
+    assert torch.isfinite(xh.grad).all() and torch.isfinite(half.gamma.grad).all()
+    with torch.autocast('cpu', dtype=dtype):
+        out = grn(x.to(dtype).requires_grad_())
+    out.float().sum().backward()
+    assert grn.gamma.grad.dtype == torch.float32 and torch.isfinite(grn.gamma.grad).all()
 
 
 def test_windows_keep_real_pixels_apart_from_padding():

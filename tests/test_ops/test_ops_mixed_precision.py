@@ -1,8 +1,10 @@
-"""Both ops in float16 and bfloat16, cast and under autocast, kernel and reference alike."""
+"""The ops in float16 and bfloat16, cast and under autocast, kernel and reference alike."""
 import pytest
 import torch
 
 from vmlp_mm.ops import (
+    depthwise_conv2d,
+    depthwise_conv2d_reference,
     has_ext,
     offset_sample,
     offset_sample_reference,
@@ -69,6 +71,33 @@ def test_shift_mix_under_autocast_runs_like_conv2d(device, path, dtype, tol):
 @pytest.mark.parametrize('device', DEVICES)
 @pytest.mark.parametrize('path', PATHS)
 @pytest.mark.parametrize('dtype,tol', HALF)
+@pytest.mark.parametrize('kernel', [(7, 7), (3, 7)])
+def test_depthwise_conv2d_half_and_autocast(device, path, dtype, tol, kernel):
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 13, 9, 6, generator=gen).to(device).requires_grad_()
+    weight = torch.randn(13, 1, *kernel, generator=gen).to(device).requires_grad_()
+    ref = depthwise_conv2d_reference(x, weight)
+    grad = torch.randn_like(ref)
+    refs = torch.autograd.grad(ref, (x, weight), grad)
+    half = [t.detach().to(dtype).requires_grad_() for t in (x, weight)]
+    out = run_path(path, depthwise_conv2d, *half)
+    assert out.dtype == dtype
+    assert_close_in(out, ref, tol)
+    for g, r in zip(torch.autograd.grad(out, half, grad.to(dtype)), refs):
+        assert g.dtype == dtype
+        assert_close_in(g, r, tol)
+    # float32 tensors under autocast: the op runs in the autocast dtype, as conv2d does
+    with torch.autocast(device, dtype=dtype):
+        out = run_path(path, depthwise_conv2d, x, weight)
+    assert out.dtype == dtype
+    assert_close_in(out, ref, tol)
+    out.float().sum().backward()
+    assert x.grad.dtype == weight.grad.dtype == torch.float32
+
+
+@pytest.mark.parametrize('device', DEVICES)
+@pytest.mark.parametrize('path', PATHS)
+@pytest.mark.parametrize('dtype,tol', HALF)
 @pytest.mark.parametrize('axis', [1, 2])
 def test_offset_sample_half_against_float32(device, path, dtype, tol, axis):
     x, offset = offset_args(2, 7, 9, 8, 2, torch.float32, device)
@@ -130,6 +159,9 @@ def test_opcheck_half(dtype):
     torch.library.opcheck(torch.ops.vmlp_mm.offset_sample.default, (x, offset, 2))
     args, shifts, ks = shift_args(2, 12, 5, 6, [1, 3, 3, 5, 7], dtype, 'cpu')
     torch.library.opcheck(torch.ops.vmlp_mm.shift_mix.default, (*args, shifts, ks))
+    x, weight = torch.randn(2, 6, 5, 7, dtype=dtype), torch.randn(6, 1, 3, 7, dtype=dtype)
+    torch.library.opcheck(torch.ops.vmlp_mm.depthwise_conv2d.default,
+                          (x.requires_grad_(), weight.requires_grad_()))
 
 
 @pytest.mark.skipif(not has_ext(), reason='vmlp_mm._ext is not built')

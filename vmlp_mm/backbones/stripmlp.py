@@ -6,9 +6,11 @@ from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmcv.cnn.bricks import DropPath
 from mmengine.model.weight_init import trunc_normal_
 
+from ..ops import DepthwiseConv2d
 from ..registry import MODELS
 from .base import VisionMLPBackbone, VisionMLPStage
 from .layers import pad_to_multiple
@@ -42,7 +44,11 @@ class StripFC(nn.Conv2d):
 
     It is the official module, a grouped (1, 3) conv over ``G * S`` "token channels" (same
     weight layout, initialisation and state dict), run as one batched GEMM over the groups
-    instead of a conv over permuted views.
+    instead of a conv over permuted views: each strip is laid next to its two neighbours
+    (``unfold`` over the zero-padded strips), so the three taps are one product with
+    ``K = 3S``. Training is why it is this way round: multiplying first and then adding shifted
+    slices of the products makes autograd allocate and zero three product-sized gradients per
+    call, the largest cost of the layer's backward; ``unfold``'s backward is one accumulation.
     """
 
     def __init__(self, size: int, groups: int, along: str):
@@ -52,19 +58,20 @@ class StripFC(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, s, _ = x.shape
         g = self.groups
-        if self.along == 'h':  # columns: mix along H, neighbours along W
-            x = x.transpose(2, 3)
-        # [G, B * C/G * S strips, S] @ [G, S, 3 * S]: the three taps' products at once
-        strips = x.reshape(b, c // g, g, s, s).permute(2, 0, 1, 3, 4).reshape(g, -1, s)
-        weight = self.weight.view(g, s, s, 3).permute(0, 2, 3, 1).reshape(g, s, 3 * s)
-        taps = torch.bmm(strips, weight).view(g, b, c // g, s, 3, s)
-        # strip i collects tap 0 of strip i - 1, tap 1 of itself and tap 2 of strip i + 1
-        out = taps[..., 1, :].clone()
-        out[:, :, :, 1:] += taps[:, :, :, :-1, 0]
-        out[:, :, :, :-1] += taps[:, :, :, 1:, 2]
-        out = out + self.bias.view(g, 1, 1, 1, s)
-        out = out.permute(1, 2, 0, 3, 4).reshape(b, c, s, s)
-        return out.transpose(2, 3) if self.along == 'h' else out
+        # strips along W (rows, i = h) or along H (columns, i = w): [B, C, i, position]
+        strips = x if self.along == 'w' else x.transpose(2, 3)
+        # [G, B, C/G, S + 2, S]: each group's strips, one zero strip before and after
+        strips = F.pad(strips.unflatten(1, (c // g, g)).permute(2, 0, 1, 3, 4), (0, 0, 1, 1))
+        # [G, B * C/G * S, S * 3]: strip i's (position, tap) entry is strip (i - 1 + tap)'s
+        rows = strips.unfold(3, 3, 1).reshape(g, -1, 3 * s)
+        weight = self.weight.view(g, s, s, 3).permute(0, 2, 3, 1).reshape(g, 3 * s, s)
+        out = torch.baddbmm(self.bias.view(g, 1, s), rows, weight)
+        out = out.view(g, b, c // g, s, s)  # [G, B, C/G, i, position]
+        h, w = (3, 4) if self.along == 'w' else (4, 3)
+        # one copy back, into the input's memory format (Strip-MLP's blocks run channels-last)
+        if x.is_contiguous(memory_format=torch.channels_last):
+            return out.permute(1, h, w, 2, 0).reshape(b, s, s, c).permute(0, 3, 1, 2)
+        return out.permute(1, 2, 0, h, w).reshape(b, c, s, s)
 
 
 class RelativePositionTable(nn.Module):
@@ -116,8 +123,8 @@ class StripMixing(nn.Module):
         self.proj_w = StripFC(strip_size, strip_groups, along='h')
         self.fuse_w = nn.Conv2d(channels, half, 1, bias=False)
         # LSMM: (3, 7) and (7, 3) depthwise convs, reweighted per channel
-        self.conv_3x7 = nn.Conv2d(half, half, (3, 7), padding=(1, 3), groups=half, bias=False)
-        self.conv_7x3 = nn.Conv2d(half, half, (7, 3), padding=(3, 1), groups=half, bias=False)
+        self.conv_3x7 = DepthwiseConv2d(half, (3, 7))
+        self.conv_7x3 = DepthwiseConv2d(half, (7, 3))
         self.reweight = nn.Sequential(OrderedDict(
             fc1=nn.Conv2d(half, half // 2, 1), act=nn.GELU(),
             fc2=nn.Conv2d(half // 2, half * 3, 1)))
@@ -159,18 +166,74 @@ class StripMixing(nn.Module):
                                     self.local_strips(local)], dim=1))
 
 
-class GRN(nn.Module):
-    """Global response normalisation (ConvNeXt-V2) on channels-last maps."""
+def grn_reference(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor,
+                  eps: float = 1e-6) -> torch.Tensor:
+    """ConvNeXt-V2's global response normalisation of ``[N, H, W, C]`` maps, as written in the
+    paper (and the official Strip-MLP): ``gamma * (x * Nx) + beta + x``."""
+    norms = torch.linalg.vector_norm(x, dim=(1, 2), keepdim=True)
+    return gamma * (x * (norms / (norms.mean(dim=-1, keepdim=True) + eps))) + beta + x
 
-    def __init__(self, channels: int):
+
+class _GRNFunction(torch.autograd.Function):
+    """:func:`grn_reference` with a hand-written backward.
+
+    Autograd of the five-op expression keeps and walks five full-size intermediates; this
+    forward is one fused multiply-add, ``x * (gamma * Nx + 1) + beta``, and the backward three
+    full-size passes (the per-channel sums of ``grad * x``, ``grad * scale`` and one
+    multiply-add). It was the largest elementwise cost of Strip-MLP's training step. Norms and
+    per-channel sums accumulate in float32 (or float64) for half-precision inputs.
+    """
+
+    @staticmethod
+    def forward(ctx, x, gamma, beta, eps):
+        norms = torch.linalg.vector_norm(x, dim=(1, 2), keepdim=True,
+                                         dtype=torch.promote_types(x.dtype, torch.float32))
+        denominator = norms.mean(dim=-1, keepdim=True) + eps
+        relative = norms / denominator                                  # Nx, [N, 1, 1, C]
+        scale = (gamma * relative + 1).to(x.dtype)
+        ctx.save_for_backward(x, gamma, norms, denominator, relative, scale)
+        ctx.beta_dtype = beta.dtype
+        return torch.addcmul(beta.to(x.dtype), x, scale)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, gamma, norms, denominator, relative, scale = ctx.saved_tensors
+        grad_x = grad_gamma = grad_beta = None
+        # per (sample, channel): sum over positions of grad * x
+        grad_dot_x = (grad * x).sum(dim=(1, 2), keepdim=True, dtype=norms.dtype)
+        grad_relative = gamma * grad_dot_x
+        if ctx.needs_input_grad[0]:
+            # relative = norms / (mean_c(norms) + eps); d norms / d x = x / norms
+            grad_norms = (grad_relative - (grad_relative * relative).mean(-1, keepdim=True)) \
+                / denominator
+            # (a channel that is zero everywhere has no gradient through its norm, as in
+            # vector_norm's own backward)
+            coefficient = torch.where(norms > 0, grad_norms / norms, 0.).to(x.dtype)
+            grad_x = torch.addcmul(grad * scale, x, coefficient)
+        if ctx.needs_input_grad[1]:
+            grad_gamma = (grad_dot_x * relative).sum(dim=(0, 1, 2)).to(gamma.dtype)
+        if ctx.needs_input_grad[2]:
+            grad_beta = grad.sum(dim=(0, 1, 2), dtype=norms.dtype).to(ctx.beta_dtype)
+        return grad_x, grad_gamma, grad_beta, None
+
+
+class GRN(nn.Module):
+    """Global response normalisation (ConvNeXt-V2) on channels-last maps: ``gamma * (x * Nx) +
+    beta + x`` with ``Nx`` each channel's L2 norm over the map divided by the mean of those
+    norms. Training runs :class:`_GRNFunction`; inference and tracing (FLOP counting, export),
+    where a Python autograd function would be an opaque node, run the plain expression."""
+
+    def __init__(self, channels: int, eps: float = 1e-6):
         super().__init__()
         self.gamma = nn.Parameter(torch.zeros(channels))
         self.beta = nn.Parameter(torch.zeros(channels))
+        self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        norms = torch.linalg.vector_norm(x, dim=(1, 2), keepdim=True)
-        return self.gamma * (x * (norms / (norms.mean(dim=-1, keepdim=True) + 1e-6))) \
-            + self.beta + x
+        if torch.is_grad_enabled() and not torch.jit.is_tracing() and (
+                x.requires_grad or self.gamma.requires_grad or self.beta.requires_grad):
+            return _GRNFunction.apply(x, self.gamma, self.beta, self.eps)
+        return grn_reference(x, self.gamma, self.beta, self.eps)
 
 
 class StripMLPBlock(nn.Module):
@@ -186,9 +249,9 @@ class StripMLPBlock(nn.Module):
         super().__init__()
         self.pre_bn = nn.BatchNorm2d(channels)
         self.pre_act = nn.GELU()
-        self.dwconv = nn.Conv2d(channels, channels, 3, padding=1, groups=channels, bias=False)
+        self.dwconv = DepthwiseConv2d(channels, 3)
         self.token_mixer = StripMixing(channels, strip_size, strip_groups)
-        self.conv_7x7 = nn.Conv2d(channels, channels, 7, padding=3, groups=channels, bias=False)
+        self.conv_7x7 = DepthwiseConv2d(channels, 7)
         self.norm = nn.LayerNorm(channels)
         self.fc1 = nn.Linear(channels, mlp_ratio * channels)
         self.act = nn.GELU()
@@ -286,7 +349,14 @@ class StripMLP(VisionMLPBackbone):
 
     def _stage_input(self, index: int, x: torch.Tensor, carried: dict) -> torch.Tensor:
         """Adds the cross-stage skips: from stage 1's input to stages 2 and 3, from stage 2's
-        input (before its own skip is added) to stage 3."""
+        input (before its own skip is added) to stage 3.
+
+        The maps are made channels-last here (a no-op after the first stage): oneDNN runs the
+        blocks' depthwise convolutions 1.5-3x faster on them, their LayerNorm and Linear layers
+        read the channels-last memory without a copy, and the 1x1 convolutions are plain GEMMs.
+        The outputs are made contiguous again (:meth:`_output`).
+        """
+        x = x.contiguous(memory_format=torch.channels_last)
         if index == 1:
             carried['to_2'] = self.skip_1to2(x)
             carried['1_to_3'] = self.skip_1to3(carried['to_2'])

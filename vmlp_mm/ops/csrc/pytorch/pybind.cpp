@@ -11,6 +11,8 @@ TORCH_LIBRARY(vmlp_mm, m) {
   m.def(
       "shift_mix_backward(Tensor grad_out, Tensor x, Tensor weight_lr, Tensor weight_td, "
       "int[] shifts, int[] kernel_sizes) -> (Tensor, Tensor, Tensor)");
+  m.def("depthwise_conv2d(Tensor x, Tensor weight) -> Tensor");
+  m.def("depthwise_conv2d_backward(Tensor grad_out, Tensor x, Tensor weight) -> (Tensor, Tensor)");
   m.def("offset_sample(Tensor x, Tensor offset, int axis) -> Tensor");
   m.def(
       "offset_sample_backward(Tensor grad_out, Tensor x, Tensor offset, int axis) -> "
