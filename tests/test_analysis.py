@@ -105,10 +105,11 @@ def test_amp_train_check_runs_on_cpu(repo_root):
 def test_benchmark_ops_compares_with_the_official_formulations(repo_root):
     result = subprocess.run(
         [sys.executable, 'tools/analysis/benchmark_ops.py', '--device', 'cpu', '--batch', '4',
-         '--repeats', '1', '--only', 'shift_mix', 'posmlp_stripmlp'],
+         '--repeats', '1', '--only', 'shift_mix', 'posmlp_stripmlp', 'depthwise_conv'],
         cwd=repo_root, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     rows = [line for line in result.stdout.splitlines() if line.startswith('| ')
             and line.endswith('x |') and not line.startswith('| stage') and '---' not in line]
-    # 4 stages x 2 passes of shift_mix, 4 PosMLP stages, 8 strip FCs, 2 backbones
-    assert len(rows) == 22, result.stdout
+    # 4 stages x 2 passes of shift_mix, 4 PosMLP stages, 8 strip FCs, 2 backbones, 4 stages x 4
+    # depthwise kernels
+    assert len(rows) == 38, result.stdout

@@ -16,8 +16,10 @@
 #      scaling) and bf16 autocast: finite, falling losses (tools/analysis/amp_train_check.py);
 #   5. shift_mix and offset_sample (+ projection) forward and forward+backward against the
 #      official formulations (chunk/roll/conv; torchvision's deform_conv2d route) at the -T stage
-#      shapes, batch 32 and 64, and the -T backbones' training step, fp32 and bf16
-#      (tools/analysis/benchmark_ops.py, tools/analysis/benchmark.py --train);
+#      shapes, batch 32 and 64; Strip-MLP's depthwise_conv2d against cuDNN (the DepthwiseConv2d
+#      module runs cuDNN on GPUs until this table says otherwise); the -T backbones' training
+#      step side by side with ms per GFLOP, fp32 and bf16 (tools/analysis/benchmark_ops.py,
+#      tools/analysis/benchmark.py --train --per-gflop --rounds 2);
 #   6. one table per step under $OUT; the exit status is that of the first failing step.
 # Mask R-CNN is left out: it needs mmcv's CUDA ops, which the CPU wheel lacks (README: build mmcv
 # with FORCE_CUDA=1 MMCV_WITH_OPS=1 on a GPU machine).
@@ -48,9 +50,9 @@ STEPS=(
   "build vmlp_mm._ext (CUDA, sm_90)|FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST=9.0 MAX_JOBS=16 $PY setup.py -q build_ext --inplace"
   "op tests on CUDA|$PY -m pytest -q -p no:cacheprovider tests/test_ops"
   "AMP training check|$PY tools/analysis/amp_train_check.py --device cuda --iters 40 --out $OUT/amp_train.md"
-  "op timings, batch 32|$PY tools/analysis/benchmark_ops.py --device cuda --batch 32 --only shift_mix offset_sample posmlp_stripmlp"
+  "op timings, batch 32|$PY tools/analysis/benchmark_ops.py --device cuda --batch 32 --only shift_mix offset_sample posmlp_stripmlp depthwise_conv"
   "op timings, batch 64|$PY tools/analysis/benchmark_ops.py --device cuda --batch 64 --only shift_mix offset_sample"
-  "-T training steps|for c in configs/classification/{msmlp/msmlp-tiny,activemlp/activemlp-tiny,posmlp/posmlp-tiny,stripmlp/stripmlp-tiny}_*in1k.py; do $PY tools/analysis/benchmark.py \$c --device cuda --batch 64 --train --dtype fp32 bf16 --warmup 3 --repeats 10; done"
+  "-T training steps|$PY tools/analysis/benchmark.py configs/classification/{msmlp/msmlp-tiny,activemlp/activemlp-tiny,posmlp/posmlp-tiny,stripmlp/stripmlp-tiny}_*in1k.py --device cuda --batch 64 --train --per-gflop --dtype fp32 bf16 --warmup 3 --repeats 5 --rounds 2"
 )
 
 if [ "${1:-}" = "--prepare" ]; then

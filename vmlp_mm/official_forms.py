@@ -1,4 +1,4 @@
-"""The token mixers as the official code formulates them, on our modules' weights.
+"""The layers we reformulated, as the official code formulates them, on our modules' weights.
 
 Plain PyTorch ports of the published formulations (written here, not copied), used in two
 places: the tests check that our reformulations compute the same thing, and
@@ -70,15 +70,24 @@ def posmlp_mixing_official(mixer: nn.Module, u: torch.Tensor, gate: torch.Tensor
     return x.reshape(b, t, c) * gate
 
 
-def with_official_token_mixing(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` (same weights) whose PosMLP and Strip-MLP token mixers run the
-    official formulations above; the classes and ``model`` are left as they are."""
+def with_official_formulations(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` (same weights) whose reformulated layers run the official
+    formulations: PosMLP's positional mixing and Strip-MLP's strip FCs above, Strip-MLP's GRN as
+    its five-op expression (autograd's backward) and its depthwise convolutions as
+    ``nn.Conv2d`` (oneDNN's/cuDNN's backward). The classes and ``model`` are left as they are;
+    the memory format is (Strip-MLP's blocks stay channels-last)."""
     from .backbones.posmlp import QuadraticPositionalMixing
-    from .backbones.stripmlp import StripFC
+    from .backbones.stripmlp import GRN, StripFC, grn_reference
+    from .ops import DepthwiseConv2d
     official = copy.deepcopy(model)
     for module in official.modules():
         if isinstance(module, QuadraticPositionalMixing):
             module.forward = functools.partial(posmlp_mixing_official, module)
         elif isinstance(module, StripFC):
             module.forward = functools.partial(strip_fc_official, module)
+        elif isinstance(module, GRN):
+            module.forward = functools.partial(
+                lambda grn, x: grn_reference(x, grn.gamma, grn.beta, grn.eps), module)
+        elif isinstance(module, DepthwiseConv2d):
+            module.forward = functools.partial(nn.Conv2d.forward, module)
     return official

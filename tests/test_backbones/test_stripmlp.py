@@ -11,15 +11,18 @@ from vmlp_mm.official_forms import strip_fc_official
 def test_strip_fc_equals_the_official_grouped_conv(along, memory_format):
     """The batched-GEMM strip FC against the official formulation: a (1, 3) conv with
     ``groups=G`` over ``G * S`` token channels of permuted views, in both memory formats (the
-    output keeps the input's), gradients included."""
+    output keeps the input's), both ways (training; without gradients), gradients included."""
     torch.manual_seed(0)
     fc = StripFC(5, 4, along).double()
     torch.nn.init.normal_(fc.bias)
     x = torch.randn(2, 8, 5, 5, dtype=torch.float64)
     x = x.contiguous(memory_format=memory_format).requires_grad_()
     out, expected = fc(x), strip_fc_official(fc, x)
-    assert out.is_contiguous(memory_format=memory_format)
-    torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+    with torch.no_grad():
+        inference = fc(x)
+    for result in (out, inference):
+        assert result.is_contiguous(memory_format=memory_format)
+        torch.testing.assert_close(result, expected, rtol=1e-12, atol=1e-12)
     grad = torch.randn_like(out)
     params = (x, fc.weight, fc.bias)
     for ours, official in zip(torch.autograd.grad(out, params, grad),
@@ -27,8 +30,9 @@ def test_strip_fc_equals_the_official_grouped_conv(along, memory_format):
         torch.testing.assert_close(ours, official, rtol=1e-12, atol=1e-12)
 
 
-def test_grn_backward_is_the_expression_s():
-    """GRN's hand-written backward (training) against autograd of the paper's expression, with
+def test_grn_is_the_papers_expression():
+    """GRN's fused forward (inference) and hand-written backward (training) against the paper's
+    expression and its autograd, with
     a channel that is zero everywhere (no gradient through its norm); gradcheck in float64."""
     torch.manual_seed(0)
     x = torch.randn(2, 5, 7, 6, dtype=torch.float64)
@@ -39,7 +43,10 @@ def test_grn_backward_is_the_expression_s():
     torch.nn.init.normal_(grn.beta)
     params = (x, grn.gamma, grn.beta)
     out, expected = grn(x), grn_reference(x, grn.gamma, grn.beta)
+    with torch.no_grad():
+        inference = grn(x)
     torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(inference, expected, rtol=1e-12, atol=1e-12)
     grad = torch.randn_like(out)
     for ours, reference in zip(torch.autograd.grad(out, params, grad),
                                torch.autograd.grad(expected, params, grad)):

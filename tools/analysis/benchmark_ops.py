@@ -1,7 +1,7 @@
 """Time the fused vmlp_mm ops against their references and the official formulations.
 
     python tools/analysis/benchmark_ops.py [--device cpu|cuda] [--batch 32] [--repeats 5]
-        [--only shift_mix offset_sample backbones repmlp_deploy posmlp_stripmlp]
+        [--only shift_mix offset_sample backbones repmlp_deploy posmlp_stripmlp depthwise_conv]
 
 shift_mix: MS-MLP-T's four stage shapes at 224 input (C = 96/192/384/768 at 56/28/14/7,
 kernel sizes of the official YAML), three ways: the fused op on channels-last maps (the memory
@@ -27,11 +27,20 @@ posmlp_stripmlp: PosMLP's positional token mixing (one batched GEMM per layer ov
 Strip-MLP's strip FCs (batched GEMMs over groups) against plain ports of the official
 formulations (einops rearranges + einsum; grouped (1, 3) convs over permuted "token channel"
 views) at the -T models' stage shapes (224, batch --batch // 4), and PosMLP-T / Strip-MLP-T
-forward with our token mixing and with the official formulations swapped in.
+forward and training step with ours and with the official formulations swapped in
+(``vmlp_mm.official_forms.with_official_formulations``: also Strip-MLP's GRN through autograd
+and its depthwise convolutions as ``nn.Conv2d``).
+
+depthwise_conv: Strip-MLP-T's depthwise convolutions (7x7 and 3x3 on C, 3x7 and 7x3 on C / 2,
+at 56/28/14/7, batch --batch // 4), forward + backward, three ways: ``nn.Conv2d`` on NCHW and on
+channels-last maps (oneDNN/cuDNN) and the ``depthwise_conv2d`` op (whose weight gradient is
+ours).
 """
 import argparse
+import functools
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 from vmlp_mm.analysis import median_seconds
@@ -43,10 +52,12 @@ from vmlp_mm.official_forms import (
     posmlp_mixing_official,
     shift_mix_official,
     strip_fc_official,
-    with_official_token_mixing,
+    with_official_formulations,
 )
 from vmlp_mm.ops import (
+    DepthwiseConv2d,
     ShiftMix,
+    depthwise_conv2d,
     has_ext,
     offset_sample,
     offset_sample_reference,
@@ -203,17 +214,66 @@ def bench_posmlp_stripmlp(args):
             print(f'| Strip FC ({"rows" if along == "w" else "columns"}) | C={channels} at '
                   f'{size}x{size}, G={groups} | {official:.2f} | {ours:.2f} | '
                   f'{official / ours:.2f}x |')
-    print(f'\nbackbone forward, batch {batch}, 224x224, {args.device}, ms')
-    print('| backbone | official token mixing | ours | speed-up |')
-    print('|---|---|---|---|')
+    print(f'\nbackbone forward and training step (train mode, forward + backward), batch {batch}, '
+          f'224x224, {args.device}, ms')
+    print('| backbone | forward: official formulations | ours | speed-up | training step: '
+          'official formulations | ours | speed-up |')
+    print('|---|---|---|---|---|---|---|')
     x = torch.randn(batch, 3, 224, 224, device=args.device)
     for cls in (PosMLP, StripMLP):
         model = cls('tiny').to(args.device).eval()
-        official_model = with_official_token_mixing(model)
+        official_model = with_official_formulations(model)
         with torch.no_grad():
             ours = median_ms(lambda: model(x), args.repeats, args.device)
             official = median_ms(lambda: official_model(x), args.repeats, args.device)
-        print(f'| {cls.__name__}-T | {official:.0f} | {ours:.0f} | {official / ours:.2f}x |')
+        cells = [f'{official:.0f}', f'{ours:.0f}', f'{official / ours:.2f}x']
+        for module in (official_model, model):
+            module.train()
+        ours = median_ms(lambda: training_step(model, x), args.repeats, args.device)
+        official = median_ms(lambda: training_step(official_model, x), args.repeats, args.device)
+        cells += [f'{official:.0f}', f'{ours:.0f}', f'{official / ours:.2f}x']
+        print(f'| {cls.__name__}-T | ' + ' | '.join(cells) + ' |')
+
+
+def training_step(model, x):
+    sum(out.mean() for out in model(x)).backward()
+    model.zero_grad(set_to_none=True)
+
+
+def bench_depthwise_conv(args):
+    """Strip-MLP-T's depthwise convolutions at 224 (batch --batch // 4): the op against
+    ``nn.Conv2d`` on channels-last and NCHW maps, forward + backward."""
+    batch = max(1, args.batch // 4)
+    print(f'\ndepthwise convolutions of Strip-MLP-T, batch {batch}, 224 input, {args.device}, '
+          f'median of {args.repeats}, ms (forward + backward)')
+    print('| kernel | stage shape | nn.Conv2d, NCHW | nn.Conv2d, channels-last | '
+          'depthwise_conv2d | speed-up over channels-last |')
+    print('|---|---|---|---|---|---|')
+    arch = StripMLP.arch_zoo['tiny']
+    for channels, size in zip(arch['channels'], [56, 28, 14, 7]):
+        # 7x7 (channel mixing) and 3x3 (token mixing) on C, 3x7 and 7x3 (LSMM) on C / 2
+        for kernel, c in (((7, 7), channels), ((3, 3), channels), ((3, 7), channels // 2),
+                          ((7, 3), channels // 2)):
+            op = DepthwiseConv2d(c, kernel).to(args.device)
+            x = torch.randn(batch, c, size, size, device=args.device, requires_grad=True)
+            x_last = x.detach().contiguous(memory_format=torch.channels_last).requires_grad_()
+            conv = functools.partial(nn.Conv2d.forward, op)
+
+            def step(fn, inputs):
+                fn(inputs).sum().backward()
+
+            nchw = median_ms(lambda: step(conv, x), args.repeats, args.device)
+            last = median_ms(lambda: step(conv, x_last), args.repeats, args.device)
+            ours = median_ms(lambda: step(depthwise_conv2d_op(op), x_last), args.repeats,
+                             args.device)
+            print(f'| {kernel[0]}x{kernel[1]} | C={c} at {size}x{size} | {nchw:.2f} | '
+                  f'{last:.2f} | {ours:.2f} | {last / ours:.2f}x |')
+
+
+def depthwise_conv2d_op(module):
+    """The op on the module's weight, on every device (the module itself runs ``nn.Conv2d``
+    off the CPU)."""
+    return lambda x: depthwise_conv2d(x, module.weight)
 
 
 def main():
@@ -224,7 +284,7 @@ def main():
     parser.add_argument('--repeats', type=int, default=5)
     benches = {'shift_mix': bench_shift_mix, 'offset_sample': bench_offset_sample,
                'backbones': bench_backbones, 'repmlp_deploy': bench_repmlp_deploy,
-               'posmlp_stripmlp': bench_posmlp_stripmlp}
+               'posmlp_stripmlp': bench_posmlp_stripmlp, 'depthwise_conv': bench_depthwise_conv}
     parser.add_argument('--only', nargs='+', default=list(benches), choices=list(benches))
     args = parser.parse_args()
     for name in args.only:

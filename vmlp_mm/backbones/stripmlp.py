@@ -43,12 +43,16 @@ class StripFC(nn.Conv2d):
     ``c mod G``.
 
     It is the official module, a grouped (1, 3) conv over ``G * S`` "token channels" (same
-    weight layout, initialisation and state dict), run as one batched GEMM over the groups
-    instead of a conv over permuted views: each strip is laid next to its two neighbours
-    (``unfold`` over the zero-padded strips), so the three taps are one product with
-    ``K = 3S``. Training is why it is this way round: multiplying first and then adding shifted
-    slices of the products makes autograd allocate and zero three product-sized gradients per
-    call, the largest cost of the layer's backward; ``unfold``'s backward is one accumulation.
+    weight layout, initialisation and state dict), run as batched GEMMs over the groups instead
+    of a conv over permuted views, in one of two ways:
+
+    - training: each strip is laid next to its two neighbours (``unfold`` over the zero-padded
+      strips), so the three taps are one product with ``K = 3S``. The other way round
+      (multiply, then add shifted slices of the products) makes autograd allocate and zero three
+      product-sized gradients per call, which was the largest cost of the layer's backward;
+      ``unfold``'s backward is one accumulation;
+    - without gradients: multiply first (``N = 3S``), then add the neighbours' shifted products,
+      which copies the input once rather than three times.
     """
 
     def __init__(self, size: int, groups: int, along: str):
@@ -58,16 +62,27 @@ class StripFC(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, s, _ = x.shape
         g = self.groups
-        # strips along W (rows, i = h) or along H (columns, i = w): [B, C, i, position]
+        # strips along W (rows, i = h) or along H (columns, i = w): [B, C, i, position], then
+        # [G, B, C/G, i, position], the channels of group c mod G together
         strips = x if self.along == 'w' else x.transpose(2, 3)
-        # [G, B, C/G, S + 2, S]: each group's strips, one zero strip before and after
-        strips = F.pad(strips.unflatten(1, (c // g, g)).permute(2, 0, 1, 3, 4), (0, 0, 1, 1))
-        # [G, B * C/G * S, S * 3]: strip i's (position, tap) entry is strip (i - 1 + tap)'s
-        rows = strips.unfold(3, 3, 1).reshape(g, -1, 3 * s)
-        weight = self.weight.view(g, s, s, 3).permute(0, 2, 3, 1).reshape(g, 3 * s, s)
-        out = torch.baddbmm(self.bias.view(g, 1, s), rows, weight)
-        out = out.view(g, b, c // g, s, s)  # [G, B, C/G, i, position]
-        h, w = (3, 4) if self.along == 'w' else (4, 3)
+        strips = strips.unflatten(1, (c // g, g)).permute(2, 0, 1, 3, 4)
+        taps = self.weight.view(g, s, s, 3)  # [G, output position, input position, tap]
+        if torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad):
+            # [G, B * C/G * S, S * 3]: strip i's (position, tap) entry is strip (i - 1 + tap)'s
+            rows = F.pad(strips, (0, 0, 1, 1)).unfold(3, 3, 1).reshape(g, -1, 3 * s)
+            out = torch.baddbmm(self.bias.view(g, 1, s), rows,
+                                taps.permute(0, 2, 3, 1).reshape(g, 3 * s, s))
+            out = out.view(g, b, c // g, s, s)
+        else:
+            # [G, B, C/G, S, tap, S]: every strip's product with each tap's matrix
+            products = torch.bmm(strips.reshape(g, -1, s),
+                                 taps.permute(0, 2, 3, 1).reshape(g, s, 3 * s))
+            products = products.view(g, b, c // g, s, 3, s)
+            # strip i collects tap 0 of strip i - 1, tap 1 of itself and tap 2 of strip i + 1
+            out = products[..., 1, :] + self.bias.view(g, 1, 1, 1, s)
+            out[..., 1:, :] += products[..., :-1, 0, :]
+            out[..., :-1, :] += products[..., 1:, 2, :]
+        h, w = (3, 4) if self.along == 'w' else (4, 3)  # out: [G, B, C/G, i, position]
         # one copy back, into the input's memory format (Strip-MLP's blocks run channels-last)
         if x.is_contiguous(memory_format=torch.channels_last):
             return out.permute(1, h, w, 2, 0).reshape(b, s, s, c).permute(0, 3, 1, 2)
@@ -122,9 +137,12 @@ class StripMixing(nn.Module):
         self.pos_w = RelativePositionTable(half, strip_size)
         self.proj_w = StripFC(strip_size, strip_groups, along='h')
         self.fuse_w = nn.Conv2d(channels, half, 1, bias=False)
-        # LSMM: (3, 7) and (7, 3) depthwise convs, reweighted per channel
+        # LSMM: (3, 7) and (7, 3) depthwise convs, reweighted per channel. DepthwiseConv2d
+        # (our weight gradient) where the kernel is 7 wide: oneDNN's weight gradient takes
+        # 1.5-3x longer there, and is faster than ours for 3-wide kernels
+        # (benchmark_ops.py --only depthwise_conv)
         self.conv_3x7 = DepthwiseConv2d(half, (3, 7))
-        self.conv_7x3 = DepthwiseConv2d(half, (7, 3))
+        self.conv_7x3 = nn.Conv2d(half, half, (7, 3), padding=(3, 1), groups=half, bias=False)
         self.reweight = nn.Sequential(OrderedDict(
             fc1=nn.Conv2d(half, half // 2, 1), act=nn.GELU(),
             fc2=nn.Conv2d(half // 2, half * 3, 1)))
@@ -174,22 +192,36 @@ def grn_reference(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor,
     return gamma * (x * (norms / (norms.mean(dim=-1, keepdim=True) + eps))) + beta + x
 
 
+def _relative_norms(x: torch.Tensor, eps: float):
+    """Each channel's L2 norm over the map, and it divided by (the channels' mean + eps), in
+    float32 (or float64) whatever ``x``'s dtype: a 56x56 map of values near 8 overflows a
+    float16 sum of squares."""
+    norms = torch.linalg.vector_norm(x, dim=(1, 2), keepdim=True,
+                                     dtype=torch.promote_types(x.dtype, torch.float32))
+    denominator = norms.mean(dim=-1, keepdim=True) + eps
+    return norms, denominator, norms / denominator
+
+
+def grn(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor,
+        eps: float = 1e-6) -> torch.Tensor:
+    """:func:`grn_reference` as one fused multiply-add over the map, ``x * (gamma * Nx + 1) +
+    beta``, instead of four full-size passes."""
+    _, _, relative = _relative_norms(x, eps)
+    return torch.addcmul(beta.to(x.dtype), x, (gamma * relative + 1).to(x.dtype))
+
+
 class _GRNFunction(torch.autograd.Function):
-    """:func:`grn_reference` with a hand-written backward.
+    """:func:`grn` with a hand-written backward.
 
     Autograd of the five-op expression keeps and walks five full-size intermediates; this
-    forward is one fused multiply-add, ``x * (gamma * Nx + 1) + beta``, and the backward three
-    full-size passes (the per-channel sums of ``grad * x``, ``grad * scale`` and one
-    multiply-add). It was the largest elementwise cost of Strip-MLP's training step. Norms and
-    per-channel sums accumulate in float32 (or float64) for half-precision inputs.
+    backward makes three full-size passes (the per-channel sums of ``grad * x``, ``grad *
+    scale`` and one multiply-add). It was the largest elementwise cost of Strip-MLP's training
+    step. Per-channel sums accumulate in float32 (or float64) for half-precision inputs.
     """
 
     @staticmethod
     def forward(ctx, x, gamma, beta, eps):
-        norms = torch.linalg.vector_norm(x, dim=(1, 2), keepdim=True,
-                                         dtype=torch.promote_types(x.dtype, torch.float32))
-        denominator = norms.mean(dim=-1, keepdim=True) + eps
-        relative = norms / denominator                                  # Nx, [N, 1, 1, C]
+        norms, denominator, relative = _relative_norms(x, eps)
         scale = (gamma * relative + 1).to(x.dtype)
         ctx.save_for_backward(x, gamma, norms, denominator, relative, scale)
         ctx.beta_dtype = beta.dtype
@@ -221,7 +253,7 @@ class GRN(nn.Module):
     """Global response normalisation (ConvNeXt-V2) on channels-last maps: ``gamma * (x * Nx) +
     beta + x`` with ``Nx`` each channel's L2 norm over the map divided by the mean of those
     norms. Training runs :class:`_GRNFunction`; inference and tracing (FLOP counting, export),
-    where a Python autograd function would be an opaque node, run the plain expression."""
+    where a Python autograd function would be an opaque node, run its forward, :func:`grn`."""
 
     def __init__(self, channels: int, eps: float = 1e-6):
         super().__init__()
@@ -233,7 +265,7 @@ class GRN(nn.Module):
         if torch.is_grad_enabled() and not torch.jit.is_tracing() and (
                 x.requires_grad or self.gamma.requires_grad or self.beta.requires_grad):
             return _GRNFunction.apply(x, self.gamma, self.beta, self.eps)
-        return grn_reference(x, self.gamma, self.beta, self.eps)
+        return grn(x, self.gamma, self.beta, self.eps)
 
 
 class StripMLPBlock(nn.Module):
@@ -249,9 +281,9 @@ class StripMLPBlock(nn.Module):
         super().__init__()
         self.pre_bn = nn.BatchNorm2d(channels)
         self.pre_act = nn.GELU()
-        self.dwconv = DepthwiseConv2d(channels, 3)
+        self.dwconv = nn.Conv2d(channels, channels, 3, padding=1, groups=channels, bias=False)
         self.token_mixer = StripMixing(channels, strip_size, strip_groups)
-        self.conv_7x7 = DepthwiseConv2d(channels, 7)
+        self.conv_7x7 = DepthwiseConv2d(channels, 7)  # see StripMixing.conv_3x7
         self.norm = nn.LayerNorm(channels)
         self.fc1 = nn.Linear(channels, mlp_ratio * channels)
         self.act = nn.GELU()
