@@ -15,6 +15,22 @@ inline int blocks_for(int64_t n) {
   return static_cast<int>(std::min<int64_t>((n + kThreads - 1) / kThreads, kMaxBlocks));
 }
 
+#ifdef __CUDACC__
+// The sum of every thread's `value` over a block of kThreads threads, valid in thread 0 (the
+// weight-gradient kernels reduce one weight per block). Every thread of the block must call it.
+template <typename T>
+__device__ T block_sum(T value) {
+  __shared__ T partial[kThreads];
+  partial[threadIdx.x] = value;
+  __syncthreads();
+  for (int stride = kThreads / 2; stride > 0; stride >>= 1) {
+    if (threadIdx.x < stride) partial[threadIdx.x] += partial[threadIdx.x + stride];
+    __syncthreads();
+  }
+  return partial[0];
+}
+#endif
+
 }  // namespace vmlp_mm
 
 // for (i = this thread's first element; i < n; i += all threads)

@@ -32,14 +32,8 @@ __global__ void depthwise_grad_weight_kernel(const scalar_t* __restrict__ grad_o
     acc += static_cast<acc_t>(grad_out[e * C + c]) *
            static_cast<acc_t>(x[(b * hw + hh * W + ww) * C + c]);
   }
-  __shared__ acc_t partial[kThreads];
-  partial[threadIdx.x] = acc;
-  __syncthreads();
-  for (int stride = kThreads / 2; stride > 0; stride >>= 1) {
-    if (threadIdx.x < stride) partial[threadIdx.x] += partial[threadIdx.x + stride];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) grad_weight[c * kh * kw + tap] = static_cast<scalar_t>(partial[0]);
+  acc = block_sum(acc);
+  if (threadIdx.x == 0) grad_weight[c * kh * kw + tap] = static_cast<scalar_t>(acc);
 }
 
 at::Tensor depthwise_conv2d_forward_cuda(const at::Tensor& x, const at::Tensor& weight) {

@@ -102,16 +102,10 @@ __global__ void shift_mix_grad_weight_kernel(const scalar_t* __restrict__ grad_o
     const int64_t src = along_w ? hh * W + cyclic_index(ww - s, W) : cyclic_index(hh - s, H) * W + ww;
     acc += static_cast<acc_t>(grad_out[e * C + c]) * static_cast<acc_t>(x[(b * hw + src) * C + c]);
   }
-  __shared__ acc_t partial[kThreads];
-  partial[threadIdx.x] = acc;
-  __syncthreads();
-  for (int stride = kThreads / 2; stride > 0; stride >>= 1) {
-    if (threadIdx.x < stride) partial[threadIdx.x] += partial[threadIdx.x + stride];
-    __syncthreads();
-  }
+  acc = block_sum(acc);
   if (threadIdx.x == 0) {
     scalar_t* gw = (along_w ? grad_weight_lr : grad_weight_td) + groups.weight_offset_of(c, g);
-    gw[tap] = static_cast<scalar_t>(partial[0]);
+    gw[tap] = static_cast<scalar_t>(acc);
   }
 }
 
