@@ -139,8 +139,8 @@ class StripMixing(nn.Module):
         self.fuse_w = nn.Conv2d(channels, half, 1, bias=False)
         # LSMM: (3, 7) and (7, 3) depthwise convs, reweighted per channel. DepthwiseConv2d
         # (our weight gradient) where the kernel is 7 wide: oneDNN's weight gradient takes
-        # 1.5-3x longer there, and is faster than ours for 3-wide kernels
-        # (benchmark_ops.py --only depthwise_conv)
+        # 2-4x longer there; for 3-wide kernels ours gains nothing consistent
+        # (benchmark_ops.py --only depthwise_conv, docs/benchmarks.md)
         self.conv_3x7 = DepthwiseConv2d(half, (3, 7))
         self.conv_7x3 = nn.Conv2d(half, half, (7, 3), padding=(3, 1), groups=half, bias=False)
         self.reweight = nn.Sequential(OrderedDict(
