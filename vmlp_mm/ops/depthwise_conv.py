@@ -1,10 +1,12 @@
 """Depthwise convolution with stride 1, zero padding ``k // 2`` ("same") and no bias, on
-channels-last maps: Strip-MLP's 3x3, 7x7, 3x7 and 7x3 token and channel-mixing convolutions.
+channels-last maps: Strip-MLP's 7x7 channel-mixing and 3x7 token-mixing convolutions.
 
-It is ``F.conv2d(x, weight, padding=(kh // 2, kw // 2), groups=C)``. The op exists for
-training on CPU: oneDNN's depthwise kernels, the weight gradient most of all, took 1.5-3x the
-time of these channels-last loops on Strip-MLP-T's shapes (``tools/analysis/benchmark_ops.py
---only depthwise_conv``), and they were the largest share of its training step after the GEMMs.
+It is ``F.conv2d(x, weight, padding=(kh // 2, kw // 2), groups=C)``, with ATen's (oneDNN's,
+cuDNN's) convolution for the forward pass and the input gradient (a forward convolution with the
+flipped kernel) and a weight gradient of ours. The op exists for training on CPU: oneDNN's weight
+gradient takes 2-4x longer than ours for 7-wide kernels on Strip-MLP-T's shapes, and it was the
+largest cost of its training step after the GEMMs (``tools/analysis/benchmark_ops.py --only
+depthwise_conv``, docs/benchmarks.md). For 3-wide kernels it gains nothing consistent.
 """
 import torch
 import torch.nn as nn
