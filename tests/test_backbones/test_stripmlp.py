@@ -79,6 +79,22 @@ def test_grn_in_half_precision(dtype):
     assert grn.gamma.grad.dtype == torch.float32 and torch.isfinite(grn.gamma.grad).all()
 
 
+@pytest.mark.parametrize('training', [True, False])
+def test_grn_keeps_a_small_gamma_under_autocast(training):
+    """A bfloat16 map with float32 parameters gives a float32 result, as the paper's expression
+    does: ``x * (1 + gamma * Nx)`` rounded to bfloat16 would lose a gamma of 1e-3 entirely."""
+    torch.manual_seed(0)
+    grn = GRN(8)
+    with torch.no_grad():
+        grn.gamma.fill_(1e-3)
+    x = torch.randn(2, 6, 6, 8).bfloat16()
+    expected = grn_reference(x.float(), grn.gamma, grn.beta) - x.float()
+    with torch.autocast('cpu', dtype=torch.bfloat16), torch.set_grad_enabled(training):
+        out = grn(x.requires_grad_(training))
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out - x.float(), expected, rtol=1e-2, atol=1e-6)
+
+
 def test_windows_keep_real_pixels_apart_from_padding():
     """Strip FCs on windows of the pretraining size: the content of one window never reaches
     another, and padding (zeroed after the position embedding) adds nothing, so the pixels of

@@ -206,8 +206,17 @@ def grn(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor,
         eps: float = 1e-6) -> torch.Tensor:
     """:func:`grn_reference` as one fused multiply-add over the map, ``x * (gamma * Nx + 1) +
     beta``, instead of four full-size passes."""
-    _, _, relative = _relative_norms(x, eps)
-    return torch.addcmul(beta.to(x.dtype), x, (gamma * relative + 1).to(x.dtype))
+    return torch.addcmul(*_grn_operands(x, gamma, beta, eps)[:3])
+
+
+def _grn_operands(x, gamma, beta, eps):
+    """``beta, x, scale`` of GRN's multiply-add, then the norms for the backward. The result has
+    the dtype of ``gamma * x``, as the reference's: under autocast a bfloat16 map with float32
+    parameters gives float32, so ``1 + gamma * Nx`` is not rounded to bfloat16's 8 bits (where a
+    small ``gamma`` would vanish)."""
+    norms, denominator, relative = _relative_norms(x, eps)
+    dtype = torch.promote_types(x.dtype, gamma.dtype)
+    return beta.to(dtype), x, (gamma * relative + 1).to(dtype), norms, denominator, relative
 
 
 class _GRNFunction(torch.autograd.Function):
@@ -221,11 +230,10 @@ class _GRNFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, gamma, beta, eps):
-        norms, denominator, relative = _relative_norms(x, eps)
-        scale = (gamma * relative + 1).to(x.dtype)
+        shift, x, scale, norms, denominator, relative = _grn_operands(x, gamma, beta, eps)
         ctx.save_for_backward(x, gamma, norms, denominator, relative, scale)
         ctx.beta_dtype = beta.dtype
-        return torch.addcmul(beta.to(x.dtype), x, scale)
+        return torch.addcmul(shift, x, scale)
 
     @staticmethod
     def backward(ctx, grad):
@@ -240,8 +248,8 @@ class _GRNFunction(torch.autograd.Function):
                 / denominator
             # (a channel that is zero everywhere has no gradient through its norm, as in
             # vector_norm's own backward)
-            coefficient = torch.where(norms > 0, grad_norms / norms, 0.).to(x.dtype)
-            grad_x = torch.addcmul(grad * scale, x, coefficient)
+            coefficient = torch.where(norms > 0, grad_norms / norms, 0.).to(scale.dtype)
+            grad_x = torch.addcmul(grad * scale, x, coefficient).to(x.dtype)
         if ctx.needs_input_grad[1]:
             grad_gamma = (grad_dot_x * relative).sum(dim=(0, 1, 2)).to(gamma.dtype)
         if ctx.needs_input_grad[2]:
