@@ -264,16 +264,11 @@ def bench_depthwise_conv(args):
 
             nchw = median_ms(lambda: step(conv, x), args.repeats, args.device)
             last = median_ms(lambda: step(conv, x_last), args.repeats, args.device)
-            ours = median_ms(lambda: step(depthwise_conv2d_op(op), x_last), args.repeats,
-                             args.device)
+            # the op itself on every device (the module runs nn.Conv2d off the CPU)
+            ours = median_ms(lambda: step(lambda t: depthwise_conv2d(t, op.weight), x_last),
+                             args.repeats, args.device)
             print(f'| {kernel[0]}x{kernel[1]} | C={c} at {size}x{size} | {nchw:.2f} | '
                   f'{last:.2f} | {ours:.2f} | {last / ours:.2f}x |')
-
-
-def depthwise_conv2d_op(module):
-    """The op on the module's weight, on every device (the module itself runs ``nn.Conv2d``
-    off the CPU)."""
-    return lambda x: depthwise_conv2d(x, module.weight)
 
 
 def main():
