@@ -190,6 +190,23 @@ def test_a_head_with_another_number_of_classes(demo_data):
         check_num_classes(model, dataset, 'train')
 
 
+def test_a_segmentation_loss_weighing_another_number_of_classes(demo_data):
+    from mmseg.models.losses import CrossEntropyLoss
+    init_default_scope('mmseg')
+    dataset = build_dataloader_clearly(
+        Runner.build_dataloader, loader(shapes_ade(osp.join(demo_data, 'shapes_ade')))).dataset
+    model = torch.nn.Module()
+    model.decode_head = torch.nn.Module()
+    model.decode_head.num_classes = 4
+    model.decode_head.loss_decode = torch.nn.ModuleList(
+        [CrossEntropyLoss(), CrossEntropyLoss(class_weight=[0.5, 1.0, 1.0])])
+    with pytest.raises(DatasetError, match=r'model.decode_head.loss_decode.class_weight has 3 '
+                       r'entries, but the train dataset has 4 classes; give one weight per class'):
+        check_num_classes(model, dataset, 'train')
+    model.decode_head.loss_decode[1] = CrossEntropyLoss(class_weight=[0.5, 1.0, 1.0, 1.0])
+    check_num_classes(model, dataset, 'train')
+
+
 # -- distributed launch ----------------------------------------------------------------------------
 def test_a_busy_port_names_the_variable(repo_root):
     with socket.socket() as busy:

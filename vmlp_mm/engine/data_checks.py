@@ -11,6 +11,8 @@ import os.path as osp
 import random
 from typing import Callable, Optional
 
+import torch.nn as nn
+
 #: data_list fields that name files the pipeline will read
 FILE_FIELDS = ('img_path', 'seg_map_path')
 #: beyond this many samples, file existence is checked on a fixed random sample of this size
@@ -77,7 +79,9 @@ def check_dataset(dataset, name: str) -> None:
 
 
 def check_num_classes(model, dataset, split: str) -> None:
-    """A model head whose ``num_classes`` differs from the dataset's class list."""
+    """A model head whose ``num_classes`` differs from the dataset's class list, or whose
+    segmentation loss weighs another number of classes (torch would fail in the first loss,
+    naming neither the config key nor the dataset)."""
     classes = (getattr(dataset, 'metainfo', None) or {}).get('classes')
     if not classes:
         return
@@ -95,6 +99,15 @@ def check_num_classes(model, dataset, split: str) -> None:
                     f'{len(classes)} classes ({", ".join(map(str, list(classes)[:6]))}'
                     f'{", ..." if len(classes) > 6 else ""}); set model.{path}.num_classes='
                     f'{len(classes)}, or the dataset\'s metainfo classes')
+            losses = getattr(module, 'loss_decode', None)  # mmseg: one loss or a ModuleList
+            for loss in losses if isinstance(losses, (list, tuple, nn.ModuleList)) else [losses]:
+                weights = getattr(loss, 'class_weight', None)
+                if weights is not None and not getattr(loss, 'use_sigmoid', False) and \
+                        len(weights) != len(classes):
+                    raise DatasetError(
+                        f'model.{path}.loss_decode.class_weight has {len(weights)} entries, but '
+                        f'the {split} dataset has {len(classes)} classes; give one weight per '
+                        'class, or class_weight=None')
 
 
 def _indices(length: int):

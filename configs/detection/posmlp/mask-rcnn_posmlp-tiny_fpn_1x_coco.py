@@ -1,6 +1,8 @@
 # Mask R-CNN + FPN + PosMLP-T on COCO, 1x schedule (12 epochs, 8 GPUs x 2 images): mmdet's Swin-T
-# recipe (AdamW lr 1e-4, wd 0.05 without decay on norms). PosMLP has no detection recipe; the
-# windows keep their pretrained size (maps padded to whole windows, padding masked).
+# recipe (AdamW lr 1e-4, wd 0.05 without decay on norms). PosMLP has no detection recipe. With the
+# default dense_policy='global', stages 1-2 keep 14x14 windows and stages 3-4 stay global up to
+# max_window_tokens (an 800x1216 input: stage 3 in 4 windows of 25x38; README, resolution
+# policies).
 _base_ = 'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py'
 custom_imports = dict(imports=['vmlp_mm', 'vmlp_mm.mmengine_loader'], allow_failed_imports=False)
 

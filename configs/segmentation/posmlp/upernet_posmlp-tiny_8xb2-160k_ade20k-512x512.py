@@ -1,8 +1,9 @@
 # UperNet + PosMLP-T on ADE20K, 512x512 crops, 160k iterations, 8 GPUs x 2 images: mmseg's Swin-T
 # UperNet recipe (AdamW lr 6e-5, wd 0.01 without decay on norms, 1500 linear warm-up iterations,
-# poly decay, drop path 0.3). PosMLP has no official segmentation recipe. The windows keep their
-# pretrained size (14/14/14/7): a 512 crop's stride-4 map (128x128) is padded to 10x10 windows,
-# padded tokens masked out of the mixing; at this size stage 3 mixes locally, not globally.
+# poly decay, drop path 0.3). PosMLP has no official segmentation recipe. The backbone's default
+# dense_policy='global' keeps the structure of pretraining at 512x512: stages 1-2 mix in 14x14
+# windows (ragged at the map's edge), stages 3-4 -- global at 224 -- cover their whole 32x32 and
+# 16x16 maps (README, resolution policies).
 _base_ = 'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py'
 custom_imports = dict(imports=['vmlp_mm', 'vmlp_mm.mmengine_loader'], allow_failed_imports=False)
 
