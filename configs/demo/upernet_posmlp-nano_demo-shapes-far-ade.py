@@ -1,6 +1,6 @@
 # The long-range variant of the PosMLP shapes demo (tools/make_demo_data.py's shapes_far): a grey
-# shape near the right edge is labelled with the class of a grey cue shape near the left edge,
-# 56-96 pixels away. Compares PosMLP's resolution policies (README), e.g.
+# shape near the right edge is labelled with the class of a cue shape in its class's colour near
+# the left edge, 56-96 pixels away. Compares PosMLP's resolution policies (README), e.g.
 #   tools/train.py THIS --cfg-options model.backbone.dense_policy=windowed
 _base_ = './upernet_posmlp-nano_demo-shapes-ade.py'
 

@@ -7,9 +7,10 @@
   ``annotations/{training,validation}/*.png`` (0 = background, 1..3 = shapes).
 - ``shapes_coco``: the same kind of scenes with instance polygons, in the COCO layout
   ``{train,val}2017/*.jpg`` + ``annotations/instances_{train,val}2017.json``.
-- ``shapes_far``: a long-range dense task in the ADE20K layout: a cue shape near the left edge
-  and a target shape near the right edge, 56-96 pixels apart; both are labelled with the cue's
-  class, so the target's label is decided by a shape far away (its own shape is random).
+- ``shapes_far``: a long-range dense task in the ADE20K layout: a cue shape near the left edge,
+  in its class's colour as in ``shapes_ade``, and a grey target shape near the right edge, 56-96
+  pixels apart; both are labelled with the cue's class. The cue is recognised locally; the
+  target's label is decided only by the cue, far away (its own shape is random).
 """
 import json
 import os
@@ -21,6 +22,8 @@ import numpy as np
 
 SHAPE_CLASSES = ('square', 'circle', 'triangle')
 SHAPE_COLORS = [(220, 60, 60), (60, 180, 75), (70, 90, 230)]
+#: raised when a set's content changes, so that an older copy on disk is made again
+SET_VERSIONS = {'digits': 1, 'shapes_ade': 1, 'shapes_coco': 1, 'shapes_far': 2}
 
 
 def make_digits(root: str, size: int = 64, val_fraction: float = 0.2, seed: int = 0) -> None:
@@ -79,19 +82,22 @@ def _render_scene(rng: np.random.Generator, size: int) -> Tuple[np.ndarray, List
 
 
 def _render_far_scene(rng: np.random.Generator, size: int) -> Tuple[np.ndarray, List[tuple]]:
-    """A cue shape in the left fifth and a target shape of random class in the right fifth,
-    shown in a neutral grey: only its shape tells the cue's class; the target is labelled with
-    it."""
+    """A cue shape in the left fifth, drawn as in :func:`_render_scene`, and a target shape of
+    random class in the right fifth in a neutral grey; both are labelled with the cue's class,
+    so nothing near the target tells its label."""
     image = _background(rng, size)
     cue = int(rng.integers(len(SHAPE_CLASSES)))
     objects = []
-    for cls, (low, high) in ((cue, (0.12, 0.2)), (int(rng.integers(len(SHAPE_CLASSES))),
-                                                   (0.8, 0.88))):
+    for is_cue, cls, (low, high) in ((True, cue, (0.12, 0.2)),
+                                     (False, int(rng.integers(len(SHAPE_CLASSES))), (0.8, 0.88))):
         radius = float(rng.uniform(size * 0.07, size * 0.1))
         cx, cy = rng.uniform(low * size, high * size), rng.uniform(radius, size - radius)
         polygon = _shape_polygon(rng, cls, cx, cy, radius)
-        grey = int(rng.integers(0, 2)) * 200 + int(rng.integers(0, 40))
-        cv2.fillPoly(image, [np.round(polygon).astype(np.int32)], (grey, grey, grey))
+        if is_cue:
+            _draw(rng, image, cls, polygon)
+        else:
+            grey = int(rng.integers(0, 2)) * 200 + int(rng.integers(0, 40))
+            cv2.fillPoly(image, [np.round(polygon).astype(np.int32)], (grey, grey, grey))
         objects.append((cue, polygon))
     return image, objects
 
@@ -155,14 +161,19 @@ def make_shapes_far(root: str, num_train: int = 240, num_val: int = 60, size: in
 
 
 def make_demo_data(root: str = 'data/demo', force: bool = False) -> str:
-    """Make all sets under ``root`` (skipping those already there unless ``force``)."""
+    """Make all sets under ``root``, skipping those already there in their current version
+    (``.complete`` holds it; empty: version 1) unless ``force``."""
     makers = {'digits': make_digits, 'shapes_ade': make_shapes_ade, 'shapes_coco': make_shapes_coco,
               'shapes_far': make_shapes_far}
     for name, maker in makers.items():
         target = osp.join(root, name)
         done = osp.join(target, '.complete')
+        version = str(SET_VERSIONS[name])
         if osp.exists(done) and not force:
-            continue
+            with open(done) as f:
+                if (f.read().strip() or '1') == version:
+                    continue
         maker(target)
-        open(done, 'w').close()
+        with open(done, 'w') as f:
+            f.write(version)
     return root
