@@ -9,9 +9,9 @@ checkpoint_file = 'work_dirs/demo/msmlp/classification/epoch_8.pth'  # written b
 norm_cfg = dict(type='BN', requires_grad=True)
 num_classes = 4  # background, square, circle, triangle
 # Background is 90% of the pixels. Unweighted, this short schedule often ends with two shape
-# classes merged -- the same classifier weights for square and triangle, one of them at IoU 0 --
-# though the backbone's features separate them linearly; halving the background's weight gets
-# every class learned on every seed tried (README, segmentation demo).
+# classes merged at IoU 0 -- square and triangle with the same classifier weights --
+# though the backbone's features separate them linearly. With the background's weight halved,
+# the other four backbones reach 92-93 mIoU at seed 0 and PosMLP 90.8-91.7 at seeds 0-2 (README).
 loss_decode = dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0,
                    class_weight=[0.5, 1.0, 1.0, 1.0])
 model = dict(
