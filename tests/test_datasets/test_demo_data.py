@@ -13,7 +13,8 @@ def test_a_demo_set_of_an_older_version_is_made_again(tmp_path, monkeypatch):
     monkeypatch.setattr(demo_data, 'make_shapes_far', made.append)
     demo_data.make_demo_data(str(tmp_path))
     assert made == [str(tmp_path / 'shapes_far')]
-    assert (tmp_path / 'shapes_far' / '.complete').read_text() == '2'
+    assert (tmp_path / 'shapes_far' / '.complete').read_text() == \
+        str(demo_data.SET_VERSIONS['shapes_far'])
     demo_data.make_demo_data(str(tmp_path))
     assert len(made) == 1
 
