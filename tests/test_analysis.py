@@ -8,11 +8,21 @@ import torch
 
 from vmlp_mm.analysis import flop_analyzer
 from vmlp_mm.families import VisionMLPClassifier, get_family
-from vmlp_testing import ARCH_FACTS, FAMILY_NAMES
+from vmlp_testing import ARCH_FACTS, FAMILY_NAMES, quick_first
 
 
-@pytest.mark.parametrize('family,arch,size,params,gflops', ARCH_FACTS,
-                         ids=[f'{f}-{a}' for f, a, *_ in ARCH_FACTS])
+def smallest_arch_quick(facts):
+    """The quick tier checks each family's first (smallest) arch, make test-all every arch."""
+    seen = set()
+    params = []
+    for fact in facts:
+        marks = [pytest.mark.slow] if fact[0] in seen else []
+        seen.add(fact[0])
+        params.append(pytest.param(*fact, marks=marks, id=f'{fact[0]}-{fact[1]}'))
+    return params
+
+
+@pytest.mark.parametrize('family,arch,size,params,gflops', smallest_arch_quick(ARCH_FACTS))
 def test_params_and_flops_equal_official(family, arch, size, params, gflops):
     # the official classifier: backbone, pooling where the official model pools, head
     model = VisionMLPClassifier.of_family(get_family(family), arch).eval()
@@ -56,6 +66,7 @@ def test_benchmark_tool_prints_a_row_per_setting(repo_root):
     assert all(float(r[5]) > 0 for r in rows)
 
 
+@pytest.mark.slow
 def test_benchmark_configs_side_by_side_per_gflop(repo_root):
     """Two configs measured in turn (--rounds), with FLOPs per image and time per GFLOP."""
     result = subprocess.run(
@@ -72,7 +83,7 @@ def test_benchmark_configs_side_by_side_per_gflop(repo_root):
         assert gflops > 0 and ms_per_gflop == pytest.approx(ms / (2 * gflops), rel=0.02)
 
 
-@pytest.mark.parametrize('model', FAMILY_NAMES)
+@pytest.mark.parametrize('model', quick_first(FAMILY_NAMES))
 def test_benchmark_bf16_training_rows_for_every_backbone(repo_root, model):
     rows = benchmark_rows(repo_root, get_family(model).demo_config('classification'), '--train',
                           '--dtype', 'fp32', 'bf16')
@@ -102,6 +113,7 @@ def test_amp_train_check_runs_on_cpu(repo_root):
     assert result.stdout.count('| yes |') == 2
 
 
+@pytest.mark.slow
 def test_benchmark_ops_compares_with_the_official_formulations(repo_root):
     result = subprocess.run(
         [sys.executable, 'tools/analysis/benchmark_ops.py', '--device', 'cpu', '--batch', '4',

@@ -17,6 +17,8 @@ from mmengine.registry import init_default_scope
 from vmlp_mm.utils.config_model import build_config_model
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+pytestmark = pytest.mark.slow  # full-scale models at their own sizes (make test-all)
+
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'segmentation', '*', '*.py')) +
                  glob.glob(osp.join(ROOT, 'configs', 'detection', '*', '*.py')))
 DONE = {}

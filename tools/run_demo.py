@@ -27,10 +27,16 @@ STAGES = [  # task, metrics to report
 
 
 def run(cmd, log_file):
-    """Run a tool, its output going to log_file; on failure show the end of it and stop."""
-    with open(log_file, 'w') as log:
-        result = subprocess.run([sys.executable] + cmd, cwd=ROOT, stdout=log,
-                                stderr=subprocess.STDOUT)
+    """Run a tool, its output going to log_file and its progress bars (``--progress``) to this
+    process's stderr; on failure show the end of the log and stop."""
+    progress_fd = os.dup(sys.stderr.fileno())
+    try:
+        with open(log_file, 'w') as log:
+            result = subprocess.run([sys.executable] + cmd, cwd=ROOT, stdout=log,
+                                    stderr=subprocess.STDOUT, pass_fds=(progress_fd,),
+                                    env=dict(os.environ, VMLP_PROGRESS_FD=str(progress_fd)))
+    finally:
+        os.close(progress_fd)
     if result.returncode != 0:
         with open(log_file) as log:
             tail = log.read()[-3000:]
@@ -50,6 +56,7 @@ def evaluate_untrained(config, out_file):
     cfg = Config.fromfile(osp.join(ROOT, config))
     cfg.work_dir = osp.join(osp.dirname(out_file), 'untrained')
     cfg.load_from = None
+    cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(type='vmlp_mm.ProgressBarHook')]
     metrics = CrashSafeRunner.from_cfg(cfg).test()
     with open(out_file, 'w') as f:
         json.dump({k: float(v) for k, v in metrics.items()}, f)
@@ -69,6 +76,7 @@ def main():
 
     work_root = osp.abspath(osp.join(ROOT, args.work_dir, args.model))
     os.makedirs(work_root, exist_ok=True)
+    print('[demo] making the demo data (data/demo) ...', flush=True)
     run(['tools/make_demo_data.py'], osp.join(work_root, 'make_demo_data.log'))
     print(f'[demo] {args.model}: logs and checkpoints in {work_root}', flush=True)
     rows, cls_checkpoint = [], None
@@ -77,7 +85,7 @@ def main():
         start = time.time()
         work_dir = osp.join(work_root, task)
         print(f'[demo] {task}: training {config} ...', flush=True)
-        cmd = ['tools/train.py', config, '--work-dir', work_dir]
+        cmd = ['tools/train.py', config, '--work-dir', work_dir, '--progress']
         if cls_checkpoint is not None:
             cmd += ['--cfg-options', f'model.backbone.init_cfg.checkpoint={cls_checkpoint}']
         run(cmd, osp.join(work_root, f'{task}_train.log'))
@@ -85,9 +93,12 @@ def main():
         if task == 'classification':
             cls_checkpoint = checkpoint
         trained_file = osp.join(work_root, f'{task}_metrics.json')
+        print(f'[demo] {task}: evaluating the trained model ...', flush=True)
         run(['tools/test.py', config, checkpoint, '--work-dir', osp.join(work_dir, 'test'),
-             '--out-metrics', trained_file], osp.join(work_root, f'{task}_test.log'))
+             '--out-metrics', trained_file, '--progress'],
+            osp.join(work_root, f'{task}_test.log'))
         untrained_file = osp.join(work_root, f'{task}_untrained_metrics.json')
+        print(f'[demo] {task}: evaluating the untrained model ...', flush=True)
         run(['tools/run_demo.py', '--untrained', config, untrained_file],
             osp.join(work_root, f'{task}_untrained.log'))
         with open(trained_file) as f:

@@ -40,6 +40,9 @@ def parse_args():
                         help='inference under autocast (float16 on a GPU, bfloat16 on CPU)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries')
+    parser.add_argument('--progress', action='store_true',
+                        help='an updating progress line per phase on stderr: iterations done '
+                        'of the total, the latest loss, the time left')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -127,7 +130,8 @@ def run_test(cfg: Config, dump_metric=None) -> dict:
 def main():
     args = parse_args()
     require_checkpoint_file(args.checkpoint)
-    cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
+    cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir,
+                      args.progress)
     cfg.load_from = args.checkpoint
     if args.tta and (args.show or args.show_dir):
         raise SystemExit('--tta with --show/--show-dir: the visualization hooks draw one view per '

@@ -37,6 +37,9 @@ def parse_args():
     parser.add_argument('--no-validate', action='store_true', help='skip validation')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. model.backbone.with_cp=True')
+    parser.add_argument('--progress', action='store_true',
+                        help='an updating progress line per phase on stderr: iterations done '
+                        'of the total, the latest loss, the time left')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -46,7 +49,8 @@ def parse_args():
 
 
 def build_config(args) -> Config:
-    cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
+    cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir,
+                      args.progress)
     if args.amp:
         set_amp(cfg, args.amp_dtype)
     elif args.amp_dtype:

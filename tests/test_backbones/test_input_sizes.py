@@ -15,6 +15,8 @@ import torch
 from vmlp_mm.families import get_family
 from vmlp_testing import FAMILY_NAMES
 
+pytestmark = pytest.mark.slow  # the size sweep (make test-all); test_contract covers any size
+
 HEIGHT = 40  # a side that is no multiple of 32 either
 
 

@@ -4,7 +4,7 @@ import torch
 from vmlp_mm.backbones import RepMLPNet
 from vmlp_mm.backbones.repmlp import RepMLPBlock
 from vmlp_mm.converters import CheckpointMismatchError
-from vmlp_testing import randomize_batchnorms
+from vmlp_testing import quick_first, randomize_batchnorms
 
 # parameters() with the official 1000-class head, training-time and deploy-time
 # (../shared/reference/ARCH_activemlp_repmlp.md §2.2)
@@ -26,7 +26,7 @@ def test_param_counts_equal_official_train_and_deploy(arch):
     assert num_params(RepMLPNet(arch, deploy=True)) == OFFICIAL_PARAMS[arch][1]
 
 
-@pytest.mark.parametrize('arch', list(OFFICIAL_PARAMS))
+@pytest.mark.parametrize('arch', quick_first(OFFICIAL_PARAMS))
 def test_switch_to_deploy_keeps_outputs_float64(arch):
     """Every arch at its pretraining size, in float64 (the official folding builds its identity
     in the default dtype and fails there). Folding only reorders sums of products, so float64

@@ -19,6 +19,7 @@ def digits_zip(repo_root, demo_data, tmp_path_factory):
     return dst
 
 
+@pytest.mark.slow
 def test_trains_from_zip_archives(repo_root, digits_zip, tmp_path):
     result = subprocess.run(
         [sys.executable, 'tools/train.py', ZIP_CONFIG, '--work-dir', str(tmp_path),

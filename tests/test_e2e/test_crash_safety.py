@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from vmlp_mm.utils.checkpoint import load_checkpoint
@@ -47,6 +48,7 @@ def weights(path):
     return load_checkpoint(path)['state_dict']
 
 
+@pytest.mark.slow
 def test_sigkill_during_a_save_keeps_the_last_checkpoint_and_resumes_bit_identically(
         repo_root, demo_data, tmp_path):
     straight = str(tmp_path / 'straight')
@@ -76,6 +78,7 @@ def test_sigkill_during_a_save_keeps_the_last_checkpoint_and_resumes_bit_identic
         assert torch.equal(a[key], b[key]), key
 
 
+@pytest.mark.slow
 def test_resume_skips_a_truncated_latest_checkpoint(repo_root, demo_data, tmp_path):
     work_dir = str(tmp_path)
     train(repo_root, work_dir, 2, options=['default_hooks.checkpoint.max_keep_ckpts=2'])

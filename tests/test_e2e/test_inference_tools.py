@@ -12,7 +12,7 @@ import torch
 from mmengine.config import Config
 
 from vmlp_mm.utils.config_model import build_config_model
-from vmlp_testing import demo_config, run_tool
+from vmlp_testing import demo_config, quick_first, run_tool
 
 IMAGES = {'classification': 'digits/val/3', 'segmentation': 'shapes_ade/images/validation',
           'detection': 'shapes_coco/val2017'}
@@ -21,7 +21,7 @@ FEW = {'classification': 'test_dataloader.dataset.indices=4',
        'detection': 'test_dataloader.dataset.indices=2'}
 
 
-@pytest.fixture(scope='module', params=['classification', 'segmentation', 'detection'])
+@pytest.fixture(scope='module', params=quick_first(['classification', 'segmentation', 'detection']))
 def task(request):
     return request.param
 

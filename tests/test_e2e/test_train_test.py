@@ -19,12 +19,14 @@ from vmlp_testing import (
     demo_config,
     det_config,
     last_checkpoint,
+    quick_first,
     run_tool,
     seg_config,
 )
 
 
-@pytest.fixture(scope='module', params=FAMILY_NAMES)
+# the quick tier trains MS-MLP through every task; make test-all every family
+@pytest.fixture(scope='module', params=quick_first(FAMILY_NAMES))
 def model(request):
     return request.param
 
@@ -39,11 +41,11 @@ def cls_checkpoint(repo_root, demo_data, tmp_path_factory, model):
 
 def test_classification_trains_and_evaluates(repo_root, model, cls_checkpoint, tmp_path):
     metrics_file = tmp_path / 'metrics.json'
-    run_tool(repo_root, 'tools/test.py', cls_config(model), cls_checkpoint, '--work-dir',
-             str(tmp_path),
-             '--out-metrics', str(metrics_file), '--cfg-options',
-             'test_dataloader.dataset.indices=32')
+    result = run_tool(repo_root, 'tools/test.py', cls_config(model), cls_checkpoint,
+                      '--work-dir', str(tmp_path), '--out-metrics', str(metrics_file), '--progress',
+                      '--cfg-options', 'test_dataloader.dataset.indices=32')
     assert 0 <= json.loads(metrics_file.read_text())['accuracy/top1'] <= 100
+    assert 'test: 100%' in result.stderr  # --progress: its bar on stderr
 
 
 def test_segmentation_from_classification_checkpoint(repo_root, model, cls_checkpoint, tmp_path):
@@ -110,6 +112,7 @@ def test_reparameterized_checkpoints_give_the_same_metrics(repo_root, cls_checkp
     assert 'fc3.bias' in result.stderr and 'set deploy=True' in result.stderr
 
 
+@pytest.mark.slow
 def test_missing_pretrained_checkpoint_is_an_error(repo_root, demo_data, tmp_path):
     result = subprocess.run(
         [sys.executable, 'tools/train.py', seg_config('msmlp'), '--work-dir', str(tmp_path),
@@ -120,6 +123,7 @@ def test_missing_pretrained_checkpoint_is_an_error(repo_root, demo_data, tmp_pat
     assert 'does/not/exist.pth' in result.stderr
 
 
+@pytest.mark.slow
 def test_dense_demo_configs_run_on_their_own(repo_root, demo_data, tmp_path):
     """Without tools/run_demo.py's classification checkpoint: random weights and one notice."""
     result = run_tool(repo_root, 'tools/train.py', det_config('msmlp'), '--work-dir',
@@ -135,15 +139,26 @@ def test_resume_continues_from_last_checkpoint(repo_root, demo_data, tmp_path):
              '--cfg-options',
              'model.backbone.init_cfg=None', *SEG_SHORT, 'train_cfg.max_iters=2')
     assert last_checkpoint(work_dir).endswith('iter_2.pth')
-    result = run_tool(repo_root, 'tools/train.py', seg_config('msmlp'), '--work-dir', work_dir,
-                      '--resume',
-                      '--cfg-options', 'model.backbone.init_cfg=None', *SEG_SHORT)
+    # --progress draws its bars on the file descriptor tools/run_demo.py passes, not in the log
+    bar_read, bar_write = os.pipe()
+    result = subprocess.run(
+        [sys.executable, 'tools/train.py', seg_config('msmlp'), '--work-dir', work_dir,
+         '--resume', '--progress', '--cfg-options', 'model.backbone.init_cfg=None', *SEG_SHORT],
+        cwd=repo_root, capture_output=True, text=True, pass_fds=(bar_write,),
+        env=dict(os.environ, VMLP_PROGRESS_FD=str(bar_write)))
+    os.close(bar_write)
+    with os.fdopen(bar_read) as bars:
+        bars = bars.read()
+    assert result.returncode == 0, result.stderr[-3000:]
     log = result.stdout + result.stderr
     assert 'resumed epoch: 0, iter: 2' in log
     assert 'Iter(train) [4/4]' in log and 'Iter(train) [1/4]' not in log
     assert last_checkpoint(work_dir).endswith('iter_4.pth')
+    assert 'train:  50%' in bars and 'train: 100%' in bars and 'loss=' in bars  # from iter 2
+    assert 'train:  75%' in bars and '%|' not in log
 
 
+@pytest.mark.slow
 def test_dist_train_two_cpu_processes(repo_root, demo_data, tmp_path):
     env = dict(os.environ, PORT=str(29500 + os.getpid() % 1000), PYTHON=sys.executable)
     result = subprocess.run(
@@ -160,7 +175,7 @@ def test_dist_train_two_cpu_processes(repo_root, demo_data, tmp_path):
     classifier.load_state_dict(checkpoint['state_dict'], strict=True)
 
 
-@pytest.mark.parametrize('task', ['classification', 'segmentation', 'detection'])
+@pytest.mark.parametrize('task', quick_first(['classification', 'segmentation', 'detection']))
 def test_amp_trains_and_tests(repo_root, demo_data, model, task, tmp_path):
     """``tools/train.py --amp`` and ``tools/test.py --amp`` on CPU: bfloat16 autocast through
     vmlp_mm.CPUAmpOptimWrapper, a finite loss, metrics written."""

@@ -29,6 +29,7 @@ def adamw_steps(checkpoint):
     return int(next(iter(checkpoint['optimizer']['state'].values()))['step'])
 
 
+@pytest.mark.slow
 def test_gradient_accumulation_switch(repo_root, demo_data, tmp_path):
     """4 iterations with ``optim_wrapper.accumulative_counts=2`` make 2 optimizer steps."""
     run_tool(repo_root, 'tools/train.py', cls_config('msmlp'), '--work-dir', str(tmp_path),
@@ -38,6 +39,7 @@ def test_gradient_accumulation_switch(repo_root, demo_data, tmp_path):
     assert adamw_steps(checkpoint) == 2
 
 
+@pytest.mark.slow
 def test_ema_weights_are_saved_and_evaluated(repo_root, demo_data, tmp_path):
     """The ActiveMLP recipe's EMAHook (momentum m): checkpoints hold the EMA weights as
     ``state_dict`` (what validation and tools/test.py load) and the raw ones apart. One

@@ -1,7 +1,7 @@
 from .amp import AmpTestLoop, CPUAmpOptimWrapper
-from .hooks import StrictCheckpointHook
+from .hooks import ProgressBarHook, StrictCheckpointHook
 from .optim_constructor import LayerDecayOptimWrapperConstructor
 from .runner import CrashSafeCheckpointHook, CrashSafeRunner
 
 __all__ = ['AmpTestLoop', 'CPUAmpOptimWrapper', 'CrashSafeCheckpointHook', 'CrashSafeRunner',
-           'LayerDecayOptimWrapperConstructor', 'StrictCheckpointHook']
+           'LayerDecayOptimWrapperConstructor', 'ProgressBarHook', 'StrictCheckpointHook']

@@ -1,6 +1,11 @@
-"""Hooks vmlp_mm's tools add to every run."""
+"""Hooks vmlp_mm's tools add to runs."""
+import os
+import sys
+
+from mmengine.dist import master_only
 from mmengine.hooks import Hook
 from mmengine.model import BaseTTAModel, is_model_wrapper
+from tqdm import tqdm
 
 from ..registry import HOOKS
 from ..utils.checkpoint import CheckpointMismatchError, state_dict_problems
@@ -32,3 +37,75 @@ class StrictCheckpointHook(Hook):
         ) if hasattr(backbone, '_pretrained_mismatch_hint') else ''
         raise CheckpointMismatchError('the checkpoint does not fit the model of the config: '
                                       + '; '.join(problems) + hint)
+
+
+@HOOKS.register_module()
+class ProgressBarHook(Hook):
+    """One updating line per phase (``--progress`` of tools/train.py and tools/test.py): the
+    iterations done of the total, the latest loss, the rate and the time left (tqdm).
+
+    mmengine's LoggerHook prints every ``interval`` iterations to the log, which a caller such as
+    tools/run_demo.py sends to a file; this bar goes to the terminal instead, to the file
+    descriptor in ``VMLP_PROGRESS_FD`` when set (run_demo passes its own stderr through), else to
+    stderr. Only the main process draws.
+    """
+    priority = 'VERY_LOW'
+
+    def __init__(self):
+        self._bar = self._train_bar = None
+
+    @staticmethod
+    def _stream():
+        fd = os.environ.get('VMLP_PROGRESS_FD')
+        return os.fdopen(int(fd), 'w', closefd=False) if fd else sys.stderr
+
+    @master_only
+    def _open(self, phase: str, total: int, done: int = 0, leave: bool = True) -> None:
+        self._bar = tqdm(total=total, initial=done, desc=phase, unit='it', file=self._stream(),
+                         dynamic_ncols=True, leave=leave, mininterval=0.5)
+
+    @master_only
+    def _step(self, outputs=None) -> None:
+        if self._bar is None:
+            return
+        loss = outputs.get('loss') if isinstance(outputs, dict) else None
+        if loss is not None:
+            value = loss.item() if hasattr(loss, 'item') else float(loss)
+            self._bar.set_postfix(loss=f'{value:.4f}', refresh=False)
+        self._bar.update(1)
+
+    @master_only
+    def _close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def before_train(self, runner) -> None:
+        self._open('train', runner.max_iters, runner.iter)
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        self._step(outputs)
+
+    def before_val_epoch(self, runner) -> None:
+        # validation interrupts the training bar; it continues on a new line afterwards
+        self._train_bar, self._bar = self._bar, None
+        self._open('val', len(runner.val_dataloader), leave=False)
+
+    def after_val_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        self._step()
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        self._close()
+        self._bar = self._train_bar
+
+    def before_test_epoch(self, runner) -> None:
+        self._open('test', len(runner.test_dataloader))
+
+    def after_test_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        self._step()
+
+    def after_test_epoch(self, runner, metrics=None) -> None:
+        self._close()
+
+    def after_train(self, runner) -> None:
+        self._close()

@@ -32,12 +32,14 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
               logger='current')
 
 
-def load_config(path: str, cfg_options: dict, launcher: str, work_dir: str = None) -> Config:
+def load_config(path: str, cfg_options: dict, launcher: str, work_dir: str = None,
+                progress: bool = False) -> Config:
     """The config of a train/test run: ``--cfg-options`` checked and merged, checkpoints saved
     crash-safely (:class:`vmlp_mm.engine.CrashSafeCheckpointHook`) and loaded strictly
     (:class:`vmlp_mm.engine.StrictCheckpointHook`), schedulers fitted to the run length, the
     launcher (with the CPU distributed set-up) and the work dir (default
-    ``./work_dirs/<config name>``) set."""
+    ``./work_dirs/<config name>``) set; with ``progress``, a progress bar per phase
+    (:class:`vmlp_mm.engine.ProgressBarHook`)."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'no config file at {path}')
     cfg = Config.fromfile(path)
@@ -45,6 +47,8 @@ def load_config(path: str, cfg_options: dict, launcher: str, work_dir: str = Non
         check_cfg_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
     cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(type='vmlp_mm.StrictCheckpointHook')]
+    if progress:
+        cfg.custom_hooks.append(dict(type='vmlp_mm.ProgressBarHook'))
     checkpoint_hook = cfg.get('default_hooks', {}).get('checkpoint')
     if checkpoint_hook and checkpoint_hook.get('type') in ('CheckpointHook', None):
         checkpoint_hook.type = 'vmlp_mm.CrashSafeCheckpointHook'
