@@ -27,10 +27,10 @@ def quick_first(values, ids=None) -> list:
     """Parameters of which the quick tier (``make test``) runs the first and ``make test-all``
     all: the rest are marked ``slow``. For runs whose cost is the point of nothing but coverage
     of more families, e.g. the per-family end-to-end training runs."""
-    values = list(values)
+    values = [v if isinstance(v, tuple) else (v, ) for v in values]  # tuples: several names
     ids = list(ids) if ids is not None else [None] * len(values)
-    return [values[0] if ids[0] is None else pytest.param(values[0], id=ids[0])] + [
-        pytest.param(v, marks=pytest.mark.slow, id=i) for v, i in zip(values[1:], ids[1:])]
+    return [pytest.param(*v, id=i, marks=[pytest.mark.slow] if n else [])
+            for n, (v, i) in enumerate(zip(values, ids))]
 
 
 requires_ext = pytest.mark.skipif(not has_ext(), reason='vmlp_mm._ext is not built')

@@ -2,6 +2,7 @@
 a truncated latest checkpoint, and the bit-identity of a resumed run."""
 import os
 import os.path as osp
+import shutil
 import signal
 import subprocess
 import sys
@@ -48,12 +49,18 @@ def weights(path):
     return load_checkpoint(path)['state_dict']
 
 
+@pytest.fixture(scope='module')
+def straight_run(repo_root, demo_data, tmp_path_factory):
+    """Two epochs without a crash, both checkpoints kept: the reference of the bit-identity test
+    and the run whose latest checkpoint the truncation test damages (in a copy)."""
+    work_dir = str(tmp_path_factory.mktemp('straight'))
+    train(repo_root, work_dir, 2, options=['default_hooks.checkpoint.max_keep_ckpts=2'])
+    return work_dir
+
+
 @pytest.mark.slow
 def test_sigkill_during_a_save_keeps_the_last_checkpoint_and_resumes_bit_identically(
-        repo_root, demo_data, tmp_path):
-    straight = str(tmp_path / 'straight')
-    train(repo_root, straight, 2)
-
+        repo_root, straight_run, tmp_path):
     crashed = str(tmp_path / 'crashed')
     script = tmp_path / 'killed_during_save.py'
     script.write_text(KILLED_DURING_SAVE)
@@ -72,16 +79,20 @@ def test_sigkill_during_a_save_keeps_the_last_checkpoint_and_resumes_bit_identic
     assert 'resumed epoch: 1' in log
     assert last_checkpoint(crashed).endswith('epoch_2.pth')
     assert sorted(f for f in os.listdir(crashed) if 'pth' in f) == ['epoch_2.pth']  # no partials
-    a, b = weights(osp.join(straight, 'epoch_2.pth')), weights(osp.join(crashed, 'epoch_2.pth'))
+    a = weights(osp.join(straight_run, 'epoch_2.pth'))
+    b = weights(osp.join(crashed, 'epoch_2.pth'))
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
 
 
 @pytest.mark.slow
-def test_resume_skips_a_truncated_latest_checkpoint(repo_root, demo_data, tmp_path):
-    work_dir = str(tmp_path)
-    train(repo_root, work_dir, 2, options=['default_hooks.checkpoint.max_keep_ckpts=2'])
+def test_resume_skips_a_truncated_latest_checkpoint(repo_root, straight_run, tmp_path):
+    work_dir = str(tmp_path / 'run')
+    shutil.copytree(straight_run, work_dir)
+    # the copied last_checkpoint names the original's file: point it at the copy
+    with open(osp.join(work_dir, 'last_checkpoint'), 'w') as f:
+        f.write(osp.join(work_dir, 'epoch_2.pth'))
     latest = osp.join(work_dir, 'epoch_2.pth')
     data = open(latest, 'rb').read()
     with open(latest, 'wb') as f:
