@@ -155,6 +155,32 @@ def build_config_classifier(config: str, num_classes: int, **backbone_overrides)
 
 def convert_official(model_name: str, official):
     """``(state_dict, arch, backbone_overrides)`` of an official state dict."""
-    from vmlp_mm.converters.cli import convert_state_dict
     from vmlp_mm.families import get_family
-    return convert_state_dict(get_family(model_name), official)
+    return get_family(model_name).convert(official)
+
+
+def state_dict_from_manifest(path):
+    """An authors' state dict: random tensors with the official keys and shapes of a manifest
+    (tests/data/official_keys; PosMLP's constant offset buffers as the official model makes
+    them)."""
+    import json
+
+    from vmlp_mm.backbones.posmlp import relative_offsets
+    with open(path) as f:
+        entries = json.load(f)
+    gen = torch.Generator().manual_seed(0)
+    return {key: relative_offsets(int(shape[0]**0.5), int(shape[0]**0.5)).permute(1, 2, 0)
+            if key.endswith('rel_indices')
+            else torch.randn(shape, generator=gen) for key, shape in entries}
+
+
+def smallest_manifest(official_keys_dir, model_name):
+    """The manifest of the family's smallest official model (fewest parameters)."""
+    import glob
+    import json
+    import math
+
+    def size(path):
+        with open(path) as f:
+            return sum(math.prod(shape) for _, shape in json.load(f))
+    return min(glob.glob(osp.join(official_keys_dir, f'{model_name}_*.json')), key=size)

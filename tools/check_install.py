@@ -4,6 +4,8 @@ Run by ``tools/install.sh`` at its end; ``--quiet`` prints only failures.
 """
 import argparse
 import importlib
+import importlib.util
+import os.path as osp
 import sys
 
 # (module, what to do when it does not import)
@@ -24,10 +26,24 @@ CHECKS = [
 ]
 
 
+def keep_mmpretrain_importable() -> bool:
+    """What ``import vmlp_mm`` does first (vmlp_mm/utils/compat.py, loaded by path: the checks
+    below must not depend on vmlp_mm importing), so mmpretrain is checked as the tools use it."""
+    path = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'vmlp_mm', 'utils',
+                    'compat.py')
+    spec = importlib.util.spec_from_file_location('vmlp_mm_compat', path)
+    compat = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compat)
+    return compat.keep_mmpretrain_importable()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--quiet', action='store_true')
     args = parser.parse_args()
+    if keep_mmpretrain_importable() and not args.quiet:
+        print('[check] transformers >= 5 is installed: mmpretrain\'s multimodal models (BLIP, '
+              '...) are left out, as vmlp_mm does on import')
     failed = 0
     for module, fix in CHECKS:
         try:

@@ -12,14 +12,16 @@ spellings in ``arch_aliases``), its converter module, its configs, and one entry
 import glob
 import importlib
 import os.path as osp
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Dict, List, Optional, Type
+from typing import Dict, List, Optional, Tuple, Type
 
-import torch.nn as nn
+import torch
 
 from .backbones import MSMLP, ActiveMLP, PosMLP, RepMLPNet, StripMLP
 from .backbones.base import VisionMLPBackbone
+from .classifier import VisionMLPClassifier  # noqa: F401  (the families' classifier)
+from .utils.checkpoint import CheckpointMismatchError
 
 #: the repository's configs; absent in a non-editable install, where configs are given by path
 CONFIG_ROOT = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs')
@@ -41,11 +43,24 @@ class ModelFamily:
         converter: import path of the module converting official checkpoints: ``convert(state_dict)
             -> (state_dict, arch)`` and optionally ``backbone_overrides(state_dict) -> dict``.
         demo_arch: the small arch of the CPU demo and the tests.
+        paper: the paper's arXiv id.
+        code: the official repository.
+        license: the license of the official code and weights.
+        weights: arch -> the authors' download of its ImageNet-1k weights (a direct file, or the
+            page of a file-hosting service that needs a browser).
+        eval_crop_pct: the official evaluation's centre crop over the resized short side.
+        eval_interpolation: the official evaluation's resize interpolation.
     """
     name: str
     backbone: Type[VisionMLPBackbone]
     converter: str
     demo_arch: str = 'nano'
+    paper: str = ''
+    code: str = ''
+    license: str = 'mit'
+    weights: Dict[str, str] = field(default_factory=dict)
+    eval_crop_pct: float = 0.875
+    eval_interpolation: str = 'bicubic'
 
     @property
     def archs(self) -> List[str]:
@@ -58,6 +73,16 @@ class ModelFamily:
 
     def load_converter(self) -> ModuleType:
         return importlib.import_module(self.converter)
+
+    def convert(self, official: Dict[str, torch.Tensor]
+                ) -> Tuple[Dict[str, torch.Tensor], str, dict]:
+        """An authors' state dict converted: the classifier state dict (``backbone.*``,
+        ``head.fc.*``), its arch, and the backbone settings it needs beyond the arch's defaults
+        (e.g. ``deploy=True`` for re-parameterised RepMLPNet weights)."""
+        converter = self.load_converter()
+        state_dict, arch = converter.convert(official)
+        overrides = getattr(converter, 'backbone_overrides', lambda _: {})(official)
+        return state_dict, arch, overrides
 
     def config_dir(self, task: str) -> str:
         """``configs/<task>/<name>`` of the repository (may not exist outside a checkout)."""
@@ -95,48 +120,77 @@ def get_family(name: str) -> ModelFamily:
     return FAMILIES[name]
 
 
-class VisionMLPClassifier(nn.Module):
-    """A backbone in its official classification setting -- pooled where the official model
-    pools after its final norm -- and a linear head, with mmpretrain's parameter names
-    (``backbone.*``, ``head.fc.*``): the converters' target and timm's classifiers."""
-
-    def __init__(self, backbone: VisionMLPBackbone, num_classes: int = 1000):
-        super().__init__()
-        self.backbone = backbone
-        self.num_classes = num_classes
-        self.num_features = backbone.channels[-1]
-        self.head = nn.Module()
-        self.head.fc = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
-
-    def forward_features(self, x):
-        return self.backbone(x)[-1]
-
-    def forward_head(self, x, pre_logits: bool = False):
-        if x.dim() == 4:  # normalised map: the official models average it
-            x = x.mean((2, 3))
-        return x if pre_logits else self.head.fc(x)
-
-    def forward(self, x):
-        return self.forward_head(self.forward_features(x))
-
-    def get_classifier(self) -> nn.Module:  # timm's classifier interface
-        return self.head.fc
-
-    def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None) -> None:
-        self.num_classes = num_classes
-        self.head.fc = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
-
-    @classmethod
-    def of_family(cls, family: ModelFamily, arch: str, num_classes: int = 1000,
-                  **backbone_kwargs) -> 'VisionMLPClassifier':
-        return cls(family.backbone(arch, out_indices=-1, **backbone_kwargs), num_classes)
+def family_of(backbone: VisionMLPBackbone) -> ModelFamily:
+    """The family of a backbone (instance or class)."""
+    cls = backbone if isinstance(backbone, type) else type(backbone)
+    for family in FAMILIES.values():
+        if issubclass(cls, family.backbone):
+            return family
+    raise KeyError(f'{cls.__name__} is the backbone of no registered model family')
 
 
+def is_official_layout(state_dict: Dict[str, torch.Tensor]) -> bool:
+    """Whether a state dict has an authors' key layout rather than vmlp_mm's (``backbone.*``)."""
+    return bool(state_dict) and not any(k.startswith('backbone.') for k in state_dict)
+
+
+def convert_official_for(backbone: VisionMLPBackbone, official: Dict[str, torch.Tensor]
+                         ) -> Dict[str, torch.Tensor]:
+    """An authors' checkpoint converted in memory for ``backbone``'s classifier, with the errors
+    of the converters for a file of another family, and named ones for another arch or form.
+
+    One path for every loader that meets the authors' files: the backbones' ``init_cfg``
+    (``Pretrained``), ``load_from`` and tools/test.py's checkpoint, and timm's
+    ``pretrained_cfg_overlay=dict(file=...)``; the converter scripts write the same state dict.
+    """
+    family = family_of(backbone)
+    state_dict, arch, overrides = family.convert(official)
+    name = family.backbone.__name__
+    if family.backbone.arch_zoo[arch] != backbone.arch_settings:
+        model_arch = next((repr(a) for a, settings in family.backbone.arch_zoo.items()
+                           if settings == backbone.arch_settings), str(backbone.arch_settings))
+        raise CheckpointMismatchError(
+            f'the checkpoint is an official {name} {arch!r} checkpoint, the model is {name} '
+            f'{model_arch}: build the model with arch={arch!r}')
+    for key, value in overrides.items():
+        if getattr(backbone, key, None) != value:
+            raise CheckpointMismatchError(
+                f'the official {name} {arch!r} checkpoint needs {key}={value!r} in the backbone '
+                f'(it has {key}={getattr(backbone, key, None)!r})')
+    return state_dict
+
+
+GDRIVE = 'https://drive.google.com/file/d/{}/view'
+BAIDU = 'https://pan.baidu.com/s/{}'
 for _family in (
-        ModelFamily('msmlp', MSMLP, 'vmlp_mm.converters.msmlp'),
-        ModelFamily('activemlp', ActiveMLP, 'vmlp_mm.converters.activemlp'),
-        ModelFamily('repmlp', RepMLPNet, 'vmlp_mm.converters.repmlp'),
-        ModelFamily('posmlp', PosMLP, 'vmlp_mm.converters.posmlp'),
-        ModelFamily('stripmlp', StripMLP, 'vmlp_mm.converters.stripmlp'),
+        ModelFamily('msmlp', MSMLP, 'vmlp_mm.converters.msmlp', paper='2202.06510',
+                    code='https://github.com/JegZheng/MS-MLP', weights={
+                        arch: 'https://tsciencescu.blob.core.windows.net/projectshzheng/MSMLP/'
+                        f'released_model/msmlp_{arch}_patch4/msmlp_{arch}_patch4_ckpt_epoch299.pth'
+                        for arch in ('tiny', 'small', 'base')}),
+        ModelFamily('activemlp', ActiveMLP, 'vmlp_mm.converters.activemlp', paper='2203.06108',
+                    code='https://github.com/microsoft/ActiveMLP', weights={
+                        'xtiny': GDRIVE.format('1JjWFDJM097a2sX9zw2oOisCT-7T43-DV'),
+                        'tiny': GDRIVE.format('1eFv5SsGr6ZpupY0wB-N2mjVhQLSo92o-'),
+                        'large': GDRIVE.format('1aIEnq_5-oS8jiLr2W8ryLabmzHTmR3J0')}),
+        ModelFamily('repmlp', RepMLPNet, 'vmlp_mm.converters.repmlp', paper='2112.11081',
+                    code='https://github.com/DingXiaoH/RepMLP', weights={
+                        't224': GDRIVE.format('1TgPDD78G-d3h_Y_vNTuqYdSJZHmnju7b'),
+                        'b224': GDRIVE.format('1GwoUvxGXgzKArlCf0V9kvc9_3GtkGltp'),
+                        't256': GDRIVE.format('1mU0L76x20eAKzkHxEM7J2BvEOLWx_mux'),
+                        'b256': GDRIVE.format('1W-__gXE7903cX-gOSXEGxNBCJjvqFCiJ'),
+                        'd256': GDRIVE.format('1e5IYac0UHnJq2_lzbuE7J4rahMENX2ha'),
+                        'l256': GDRIVE.format('1SHhNJ6pZax9qMLm8DJZtQ_XfmcmddPYU')},
+                    eval_crop_pct=1.0, eval_interpolation='bilinear'),
+        ModelFamily('posmlp', PosMLP, 'vmlp_mm.converters.posmlp', paper='2207.07284',
+                    code='https://github.com/Zhicaiwww/PosMLP', weights={
+                        'tiny': GDRIVE.format('1wl0JzFqmdbhRAp2WEgl0dVFW5jnoS6bM')},
+                    eval_crop_pct=224 / 248),
+        ModelFamily('stripmlp', StripMLP, 'vmlp_mm.converters.stripmlp', paper='2307.11458',
+                    code='https://github.com/Med-Process/Strip_MLP', weights={
+                        'tiny_light': BAIDU.format('15SQy1MxY5RQlybNVpuFQcg?pwd=1234'),
+                        'tiny': BAIDU.format('1mUDavm3Y8pmW8p7QmypnNQ?pwd=1234'),
+                        'small': BAIDU.format('1uXoPzrhptbA8FBuQcaOrVg?pwd=1234'),
+                        'base': BAIDU.format('1t4iQuMqUR8yfAO0kRS1EFg?pwd=1234')}),
 ):
     register_family(_family)

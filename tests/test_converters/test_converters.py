@@ -1,6 +1,3 @@
-import glob
-import json
-import math
 import os.path as osp
 import subprocess
 import sys
@@ -11,23 +8,18 @@ import torch
 from vmlp_mm.converters import CheckpointMismatchError, check_state_dict
 from vmlp_mm.converters.cli import convert_file
 from vmlp_mm.families import VisionMLPClassifier, get_family
-from vmlp_testing import FAMILY_NAMES, build_config_classifier, convert_official
+from vmlp_testing import (
+    FAMILY_NAMES,
+    build_config_classifier,
+    convert_official,
+    quick_first,
+    smallest_manifest,
+    state_dict_from_manifest,
+)
 
 
 def tiny_msmlp_classifier():
     return build_config_classifier(get_family('msmlp').classification_config('tiny'), 1000)
-
-
-def state_dict_from_manifest(path):
-    """Random tensors with the official keys and shapes (PosMLP's constant offset buffers as
-    the official model makes them)."""
-    from vmlp_mm.backbones.posmlp import relative_offsets
-    with open(path) as f:
-        entries = json.load(f)
-    gen = torch.Generator().manual_seed(0)
-    return {key: relative_offsets(int(shape[0]**0.5), int(shape[0]**0.5)).permute(1, 2, 0)
-            if key.endswith('rel_indices')
-            else torch.randn(shape, generator=gen) for key, shape in entries}
 
 
 MANIFESTS = [  # model, manifest variant, our arch name, official keys of our stage-1 downsampler
@@ -53,14 +45,6 @@ MANIFESTS = [  # model, manifest variant, our arch name, official keys of our st
 
 def manifest_path(official_keys_dir, model_name, variant):
     return osp.join(official_keys_dir, f'{model_name}_{variant}.json')
-
-
-def smallest_manifest(official_keys_dir, model_name):
-    """The manifest of the family's smallest official model (fewest parameters)."""
-    def size(path):
-        with open(path) as f:
-            return sum(math.prod(shape) for _, shape in json.load(f))
-    return min(glob.glob(osp.join(official_keys_dir, f'{model_name}_*.json')), key=size)
 
 
 @pytest.mark.parametrize('model_name', FAMILY_NAMES)
@@ -165,3 +149,40 @@ def test_repmlp_deploy_checkpoint_cli(official_keys_dir, tmp_path, repo_root):
     assert 'with --cfg-options model.backbone.deploy=True' in result.stdout
     meta = torch.load(dst, weights_only=True)['meta']
     assert meta['arch'] == 'b224' and meta['backbone_overrides'] == {'deploy': True}
+
+
+@pytest.mark.parametrize('model_name', quick_first(FAMILY_NAMES))
+def test_openmmlab_loaders_take_the_authors_file(official_keys_dir, tmp_path, model_name,
+                                                monkeypatch):
+    """``init_cfg=dict(type='Pretrained', checkpoint=<authors' file>)`` of a dense backbone and
+    the checkpoint of tools/test.py / ``load_from`` (StrictCheckpointHook) convert in memory, say
+    so once, and hold the converter script's weights; another arch is a named error."""
+    from mmengine.logging import MMLogger
+
+    import vmlp_mm.backbones.base as base
+    from vmlp_mm.engine import StrictCheckpointHook
+    logged = []
+    monkeypatch.setattr(base, 'print_log', lambda message, **_: logged.append(message))
+    official = state_dict_from_manifest(smallest_manifest(official_keys_dir, model_name))
+    converted, arch, overrides = convert_official(model_name, official)
+    path = str(tmp_path / 'official.pth')
+    torch.save({'model': official, 'epoch': 299}, path)
+    family = get_family(model_name)
+    backbone = family.backbone(arch, out_indices=(0, 1, 2, 3), gap_before_final_norm=False,
+                               init_cfg=dict(type='Pretrained', checkpoint=path,
+                                             prefix='backbone.'), **overrides)
+    backbone.init_weights()
+    state = backbone.state_dict()
+    assert all(torch.equal(state[k[len('backbone.'):]], v.to(state[k[len('backbone.'):]].dtype))
+               for k, v in converted.items() if k.startswith('backbone.'))
+    assert sum('key layout: converted in memory' in m for m in logged) == 1
+
+    classifier = VisionMLPClassifier.of_family(family, arch, **overrides)
+    runner = type('Runner', (), dict(model=classifier, logger=MMLogger.get_current_instance()))
+    checkpoint = torch.load(path, weights_only=False)
+    StrictCheckpointHook().after_load_checkpoint(runner, checkpoint)
+    assert checkpoint['state_dict'].keys() == converted.keys()
+    other = next(a for a in family.archs if a != arch)
+    with pytest.raises(CheckpointMismatchError, match=f'build the model with arch={arch!r}'):
+        family.backbone(other, init_cfg=dict(type='Pretrained', checkpoint=path,
+                                             prefix='backbone.')).init_weights()

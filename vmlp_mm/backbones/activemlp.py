@@ -166,6 +166,7 @@ class ActiveMLP(VisionMLPBackbone):
         **kwargs: the :class:`VisionMLPBackbone` arguments.
     """
     min_input_size = 3  # the 7x7 stem convolution pads by 2
+    no_weight_decay_keys = ('.peg.', )  # as the classification recipe (paramwise_cfg)
     arch_zoo = {
         'xtiny': {
             'channels': [64, 128, 320, 512], 'depths': [2, 2, 4, 2],

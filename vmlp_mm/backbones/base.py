@@ -12,13 +12,33 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..ops import FX_LEAVES as OP_FX_LEAVES
 from ..utils.checkpoint import (
     CheckpointMismatchError,
     load_checkpoint,
     state_dict_problems,
     weights_of,
 )
-from .layers import LayerNorm2d
+from .layers import LayerNorm2d, pad_to_multiple
+
+
+# a leaf of fx graphs wherever it is called (forward_stages runs outside any module's __call__,
+# where timm's registered leaves are patched in)
+@torch.fx.wrap
+def checked_input(x: torch.Tensor, model: str, in_channels: int, min_size: int) -> torch.Tensor:
+    """``x``, if it is a batch of images a backbone can take; otherwise a ValueError naming the
+    fix."""
+    if x.dim() != 4 or x.shape[1] != in_channels:
+        raise ValueError(
+            f'{model} expects [N, {in_channels}, H, W] images, got shape {tuple(x.shape)}; set '
+            f'in_channels={x.shape[1] if x.dim() == 4 else "?"} in the backbone config (and the '
+            'data preprocessor mean/std) if your data has that many channels')
+    if min(x.shape[2:]) < min_size:
+        raise ValueError(
+            f'{model} needs inputs of at least {min_size}x{min_size} pixels, got '
+            f'{x.shape[2]}x{x.shape[3]}; resize or pad the images (e.g. a Resize or Pad step in '
+            'the pipeline)')
+    return x
 
 
 def run_block(block: nn.Module, x: torch.Tensor, *args, with_cp: bool = False) -> torch.Tensor:
@@ -103,6 +123,14 @@ class VisionMLPBackbone(BaseModule):
     #: the official classifier's order: pool, then the final norm (True), or norm the final
     #: map, then pool in the neck (False); the default of ``gap_before_final_norm``
     pool_before_norm: bool = False
+    #: functions and modules that turn tensor shapes into Python control flow (padding, window
+    #: grids): leaves of timm's fx graphs (:mod:`vmlp_mm.timm_models` registers them)
+    fx_leaves: tuple = (checked_input, pad_to_multiple, *OP_FX_LEAVES)
+    #: the stem's first convolution (timm's ``first_conv``: adapted to other ``in_chans``)
+    first_conv: str = 'patch_embed.proj'
+    #: parameter-name parts the official recipe trains without weight decay (besides biases and
+    #: norms): timm's ``no_weight_decay``
+    no_weight_decay_keys: Tuple[str, ...] = ()
 
     def __init__(self,
                  arch: Union[str, dict],
@@ -139,6 +167,11 @@ class VisionMLPBackbone(BaseModule):
         starts = [sum(self.depths[:i]) for i in range(self.num_stages)]
         # drop path rate of every block, per stage
         self.drop_path_rates = [rates[s:s + d] for s, d in zip(starts, self.depths)]
+
+    @classmethod
+    def pretraining_size_of(cls, arch_settings: dict) -> int:
+        """The input size the official weights of an arch were trained at."""
+        return cls.pretraining_size
 
     @classmethod
     def window_sides(cls, arch_settings: dict) -> List[int]:
@@ -206,19 +239,6 @@ class VisionMLPBackbone(BaseModule):
             self.add_module(f'norm{i}', norm)
 
     # -- forward ---------------------------------------------------------------------------------
-    def _check_input(self, x: torch.Tensor) -> None:
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(
-                f'{type(self).__name__} expects [N, {self.in_channels}, H, W] images, got shape '
-                f'{tuple(x.shape)}; set in_channels={x.shape[1] if x.dim() == 4 else "?"} in the '
-                'backbone config (and the data preprocessor mean/std) if your data has that many '
-                'channels')
-        if min(x.shape[2:]) < self.min_input_size:
-            raise ValueError(
-                f'{type(self).__name__} needs inputs of at least {self.min_input_size}x'
-                f'{self.min_input_size} pixels, got {x.shape[2]}x{x.shape[3]}; resize or pad the '
-                'images (e.g. a Resize or Pad step in the pipeline)')
-
     def _output(self, index: int, x: torch.Tensor) -> torch.Tensor:
         norm = getattr(self, f'norm{index}')
         if self.gap_before_final_norm:
@@ -231,16 +251,22 @@ class VisionMLPBackbone(BaseModule):
         """Returns the outputs of ``out_indices``: ``[N, C_i]`` vectors when
         ``gap_before_final_norm``, else ``[N, C_i, ceil(H / s_i), ceil(W / s_i)]`` maps at
         strides 4, 8, 16, 32."""
-        self._check_input(x)
+        maps = self.forward_stages(x)
+        return tuple(self._output(i, maps[i]) for i in self.out_indices)
+
+    def forward_stages(self, x: torch.Tensor, last: Optional[int] = None) -> List[torch.Tensor]:
+        """The ``[N, C_i, H_i, W_i]`` map of every stage up to ``last`` (default: all), before
+        the output norms: what the outputs and timm's ``forward_intermediates`` are made of."""
+        x = checked_input(x, type(self).__name__, self.in_channels, self.min_input_size)
         x = self.patch_embed(x)
-        outs, carried = [], {}
-        for i, stage in enumerate(self.stages):
+        maps, carried = [], {}
+        stages = self.stages if last is None else self.stages[:last + 1]
+        for i, stage in enumerate(stages):
             if stage.downsample is not None:
                 x = stage.downsample(x)
             x = stage.forward_blocks(self._stage_input(i, x, carried))
-            if i in self.out_indices:
-                outs.append(self._output(i, x))
-        return tuple(outs)
+            maps.append(x)
+        return maps
 
     def _stage_input(self, index: int, x: torch.Tensor, carried: dict) -> torch.Tensor:
         """The input of stage ``index``'s blocks, given its downsampled map ``x``; ``carried``
@@ -275,6 +301,8 @@ class VisionMLPBackbone(BaseModule):
             prefix += '.'
         print_log(f'load {prefix or "model"} in model from: {checkpoint}', logger='current')
         loaded = weights_of(load_checkpoint(checkpoint, cfg.get('map_location', 'cpu')))
+        if prefix == 'backbone.':
+            loaded = self._from_official_layout(loaded, checkpoint)
         state_dict = {k[len(prefix):]: v for k, v in loaded.items() if k.startswith(prefix)}
         if not state_dict:
             raise CheckpointMismatchError(
@@ -295,6 +323,19 @@ class VisionMLPBackbone(BaseModule):
             print_log(f'not in the checkpoint, initialised fresh: {", ".join(fresh)}',
                       logger='current')
         self._is_init = True
+
+    def _from_official_layout(self, loaded: Dict[str, torch.Tensor],
+                              checkpoint: str) -> Dict[str, torch.Tensor]:
+        """An authors' checkpoint (no ``backbone.*`` keys) converted in memory, as the converter
+        script would write it; other state dicts unchanged."""
+        from ..families import convert_official_for, is_official_layout
+        if not is_official_layout(loaded):
+            return loaded
+        converted = convert_official_for(self, loaded)
+        print_log(f'{checkpoint} has the official {type(self).__name__} key layout: converted in '
+                  'memory (tools/model_converters/ writes the converted file once)',
+                  logger='current')
+        return converted
 
     def _pretrained_mismatch_hint(self, state_dict: Dict[str, torch.Tensor]) -> str:
         """A model-specific hint appended to a pretrained-checkpoint mismatch error."""

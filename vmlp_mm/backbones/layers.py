@@ -15,11 +15,10 @@ class LayerNorm2d(nn.LayerNorm):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 4:
-            x = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias,
-                             self.eps)
-            return x.permute(0, 3, 1, 2)
-        return super().forward(x)
+        # channels last for a map, unchanged for a vector: no branch on the shape (fx traces it)
+        x = F.layer_norm(x.movedim(1, -1), self.normalized_shape, self.weight, self.bias,
+                         self.eps)
+        return x.movedim(-1, 1)
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:

@@ -195,6 +195,32 @@ class PosMLPBlock(nn.Module):
         return x + self.drop_path(self.drop(self.fc2(self.token_mixer(u, v, grid))))
 
 
+def window_grid(height: int, width: int, window_size: int, global_mixing: bool,
+                max_window_tokens: int) -> WindowGrid:
+    """The window grid of a stage's ``height x width`` map (:class:`PosMLPStage`)."""
+    if not global_mixing:
+        return WindowGrid(height, width, (window_size, window_size))
+    # fewest windows (then the squarest) whose full windows fit the budget
+    best = None
+    for rows in range(1, height + 1):
+        wh = -(-height // rows)
+        cols = -(-width // max(1, max_window_tokens // wh))
+        ww = -(-width // cols)
+        if wh * ww <= max_window_tokens:
+            key = (rows * cols, abs(wh - ww))
+            if best is None or key < best[0]:
+                best = (key, (wh, ww))
+    return WindowGrid(height, width, best[1])
+
+
+# a leaf of fx graphs (the grid is read off the map's shape): the blocks get it as a value
+@torch.fx.wrap
+def map_window_grid(x: torch.Tensor, window_size: int, global_mixing: bool,
+                    max_window_tokens: int) -> WindowGrid:
+    """:func:`window_grid` of a ``[N, C, H, W]`` map."""
+    return window_grid(x.shape[2], x.shape[3], window_size, global_mixing, max_window_tokens)
+
+
 class PosMLPStage(VisionMLPStage):
     """Downsampling (stages 1-3), then the blocks on the windows of the stage's
     :class:`WindowGrid`, cut once for the stage.
@@ -219,22 +245,11 @@ class PosMLPStage(VisionMLPStage):
         self.max_window_tokens = max_window_tokens
 
     def grid(self, height: int, width: int) -> WindowGrid:
-        if not self.global_mixing:
-            return WindowGrid(height, width, (self.window_size, self.window_size))
-        # fewest windows (then the squarest) whose full windows fit the budget
-        best = None
-        for rows in range(1, height + 1):
-            wh = -(-height // rows)
-            cols = -(-width // max(1, self.max_window_tokens // wh))
-            ww = -(-width // cols)
-            if wh * ww <= self.max_window_tokens:
-                key = (rows * cols, abs(wh - ww))
-                if best is None or key < best[0]:
-                    best = (key, (wh, ww))
-        return WindowGrid(height, width, best[1])
+        return window_grid(height, width, self.window_size, self.global_mixing,
+                           self.max_window_tokens)
 
     def forward_blocks(self, x: torch.Tensor) -> torch.Tensor:
-        grid = self.grid(*x.shape[2:])
+        grid = map_window_grid(x, self.window_size, self.global_mixing, self.max_window_tokens)
         x = grid.tile(x)
         for block in self.blocks:
             x = run_block(block, x, grid, with_cp=self.with_cp)
@@ -299,6 +314,9 @@ class PosMLP(VisionMLPBackbone):
             stages are global.
         **kwargs: the :class:`VisionMLPBackbone` arguments.
     """
+    first_conv = 'patch_embed.conv1'
+    # the mixing resizes its positional maps to each grid's windows
+    fx_leaves = VisionMLPBackbone.fx_leaves + (QuadraticPositionalMixing, )
     arch_zoo = {
         'tiny': {
             'channels': [96, 192, 384, 768], 'depths': [2, 2, 18, 2],

@@ -250,6 +250,7 @@ class RepMLPNet(VisionMLPBackbone):
         deploy: build the re-parameterised inference form (see :meth:`switch_to_deploy`).
         **kwargs: the :class:`VisionMLPBackbone` arguments.
     """
+    first_conv = 'patch_embed.conv'
     arch_zoo = {
         't224': {'channels': [64, 128, 256, 512], 'depths': [2, 2, 6, 2],
                  'partition_sizes': [56, 28, 14, 7], 'sharesets': [1, 4, 16, 128]},
@@ -292,7 +293,11 @@ class RepMLPNet(VisionMLPBackbone):
     @property
     def pretraining_size(self) -> int:
         """The partitions are the stage maps at the pretraining size (224 or 256)."""
-        return self.arch_settings['partition_sizes'][0] * 4
+        return self.pretraining_size_of(self.arch_settings)
+
+    @classmethod
+    def pretraining_size_of(cls, arch_settings: dict) -> int:
+        return arch_settings['partition_sizes'][0] * 4
 
     def switch_to_deploy(self) -> None:
         """Locality injection: fold every block's conv branches and BNs into its partition FC.

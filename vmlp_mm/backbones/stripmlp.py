@@ -348,6 +348,9 @@ class StripMLP(VisionMLPBackbone):
             all blocks rather than a linear schedule).
         **kwargs: the :class:`VisionMLPBackbone` arguments.
     """
+    first_conv = 'patch_embed.conv'
+    # strip windows (ragged maps are padded and masked); GRN's hand-written backward
+    fx_leaves = VisionMLPBackbone.fx_leaves + (StripMixing, GRN)
     arch_zoo = {
         'tiny_light': {'channels': [80, 160, 320, 640], 'depths': [2, 2, 6, 2],
                        'strip_sizes': [56, 28, 14, 7], 'strip_groups': [20, 40, 80, 160]},

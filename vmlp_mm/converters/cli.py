@@ -2,26 +2,13 @@
 import argparse
 import os
 import os.path as osp
-from typing import Dict, Tuple
 
-import torch
-
-from ..families import CONFIG_ROOT, ModelFamily, VisionMLPClassifier, get_family
+from ..families import CONFIG_ROOT, VisionMLPClassifier, get_family
 from ..utils.checkpoint import save_atomically
 from ..utils.outputs import add_force_argument, check_output
 from ..utils.progress import step
 from ..version import __version__
 from .base import check_state_dict, load_official_state_dict
-
-
-def convert_state_dict(family: ModelFamily, official: Dict[str, torch.Tensor]
-                       ) -> Tuple[Dict[str, torch.Tensor], str, dict]:
-    """The converted state dict, its arch and the backbone settings it needs beyond the arch's
-    defaults (e.g. ``deploy=True`` for re-parameterised RepMLPNet weights)."""
-    converter = family.load_converter()
-    state_dict, arch = converter.convert(official)
-    overrides = getattr(converter, 'backbone_overrides', lambda _: {})(official)
-    return state_dict, arch, overrides
 
 
 def convert_file(model: str, src: str, dst: str, trust: bool = False,
@@ -36,7 +23,7 @@ def convert_file(model: str, src: str, dst: str, trust: bool = False,
     with step(f'reading {src}'):
         official = load_official_state_dict(src, trust=trust)
     with step(f'converting {len(official)} tensors'):
-        state_dict, arch, overrides = convert_state_dict(family, official)
+        state_dict, arch, overrides = family.convert(official)
     if verify:
         num_classes = state_dict['head.fc.weight'].shape[0]
         with step(f'checking it against {family.backbone.__name__}({arch!r})'):

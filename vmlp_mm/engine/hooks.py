@@ -7,8 +7,16 @@ from mmengine.hooks import Hook
 from mmengine.model import BaseTTAModel, is_model_wrapper
 from tqdm import tqdm
 
+from ..backbones.base import VisionMLPBackbone
+from ..families import convert_official_for, is_official_layout
 from ..registry import HOOKS
-from ..utils.checkpoint import CheckpointMismatchError, state_dict_problems
+from ..utils.checkpoint import CheckpointMismatchError, state_dict_problems, weights_of
+
+
+def is_classifier_of(model, backbone) -> bool:
+    """Whether ``model`` is an mmpretrain classifier (linear head ``head.fc``) around one of our
+    backbones: the model an authors' checkpoint converts into."""
+    return isinstance(backbone, VisionMLPBackbone) and hasattr(getattr(model, 'head', None), 'fc')
 
 
 @HOOKS.register_module()
@@ -28,10 +36,18 @@ class StrictCheckpointHook(Hook):
         if isinstance(model, BaseTTAModel):  # mmengine loads into the wrapped model (--tta)
             model = model.module
         state_dict = checkpoint.get('state_dict', checkpoint)
+        backbone = getattr(model, 'backbone', None)
+        if is_official_layout(state_dict) and is_classifier_of(model, backbone):
+            # an authors' classifier file: converted in memory, loaded in its place
+            state_dict = convert_official_for(backbone, weights_of(checkpoint))
+            checkpoint.clear()
+            checkpoint['state_dict'] = state_dict
+            runner.logger.info(f'the checkpoint has the official {type(backbone).__name__} key '
+                               'layout: converted in memory (tools/model_converters/ writes the '
+                               'converted file once)')
         problems = state_dict_problems(state_dict, model.state_dict())
         if not problems:
             return
-        backbone = getattr(model, 'backbone', None)
         hint = backbone._pretrained_mismatch_hint(
             {k[len('backbone.'):]: v for k, v in state_dict.items() if k.startswith('backbone.')}
         ) if hasattr(backbone, '_pretrained_mismatch_hint') else ''
