@@ -51,7 +51,7 @@ start=$SECONDS
   >"$log" 2>&1)
 status=$?
 if [ $status -ne 0 ]; then
-  grep -E '(error|Error)' "$log" | head -n 40
+  grep -E '(fatal error|error)( #[^:]*)?:' "$log" | head -n 40
   say "FAILED: the CUDA build of vmlp_mm._ext stopped with errors (full log: $log)"
   exit 1
 fi

@@ -138,8 +138,9 @@ class VisionMLPClassifier(nn.Module):
         last = len(self.backbone.stages) - 1
         maps = self.backbone.forward_stages(x, max_index if stop_early or intermediates_only
                                             else None)
-        intermediates = [getattr(self.backbone, f'norm{i}', nn.Identity())(maps[i])
-                         if norm else maps[i] for i in take_indices]
+        # contiguous NCHW, as the backbone's dense outputs (Strip-MLP runs channels-last)
+        intermediates = [(getattr(self.backbone, f'norm{i}', nn.Identity())(maps[i])
+                          if norm else maps[i]).contiguous() for i in take_indices]
         if intermediates_only:
             return intermediates
         x = maps[-1]

@@ -182,7 +182,7 @@ def test_openmmlab_loaders_take_the_authors_file(official_keys_dir, tmp_path, mo
     checkpoint = torch.load(path, weights_only=False)
     StrictCheckpointHook().after_load_checkpoint(runner, checkpoint)
     assert checkpoint['state_dict'].keys() == converted.keys()
-    other = next(a for a in family.archs if a != arch)
-    with pytest.raises(CheckpointMismatchError, match=f'build the model with arch={arch!r}'):
-        family.backbone(other, init_cfg=dict(type='Pretrained', checkpoint=path,
-                                             prefix='backbone.')).init_weights()
+    for other in [a for a in family.archs if a != arch][:1]:
+        with pytest.raises(CheckpointMismatchError, match=f'build the model with arch={arch!r}'):
+            family.backbone(other, init_cfg=dict(type='Pretrained', checkpoint=path,
+                                                 prefix='backbone.')).init_weights()
