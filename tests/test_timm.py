@@ -185,6 +185,12 @@ def test_fx_tracing_and_export(name):
             assert all(p.grad is not None for p in traced.parameters() if p.requires_grad)
         else:
             torch.testing.assert_close(out, model(x))
+    # features_only models: the stage maps through timm's feature wrapper, traced
+    features = timm.create_model(name, features_only=True).eval()
+    last = get_graph_node_names(features)[1][-1]
+    traced = create_feature_extractor(features, [last])
+    torch.testing.assert_close(traced(x)[last], features(x)[-1])
+    traced.train()(x)[last].sum().backward()
     model = timm.create_model(name, num_classes=5).eval()
     exported = torch.export.export(model, (x, ))
     torch.testing.assert_close(exported.module()(x), model(x))

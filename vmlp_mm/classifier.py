@@ -64,10 +64,15 @@ class VisionMLPClassifier(nn.Module):
         self.reset_classifier(num_classes, global_pool)
 
     # -- head ------------------------------------------------------------------------------------
-    @property
-    def final_norm(self) -> nn.Module:
-        """The norm of the last kept stage (none after pruning to a stage without one)."""
-        return getattr(self.backbone, f'norm{len(self.backbone.stages) - 1}', nn.Identity())
+    def stage_norm(self, index: int, x: torch.Tensor) -> torch.Tensor:
+        """``x`` through stage ``index``'s output norm, where the backbone has one (every stage in
+        the dense setting, the last in the classification setting, none after pruning)."""
+        norm = getattr(self.backbone, f'norm{index}', None)
+        return x if norm is None else norm(x)
+
+    def final_norm(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` through the last kept stage's norm."""
+        return self.stage_norm(len(self.backbone.stages) - 1, x)
 
     @property
     def pool_before_norm(self) -> bool:
@@ -139,8 +144,8 @@ class VisionMLPClassifier(nn.Module):
         maps = self.backbone.forward_stages(x, max_index if stop_early or intermediates_only
                                             else None)
         # contiguous NCHW, as the backbone's dense outputs (Strip-MLP runs channels-last)
-        intermediates = [(getattr(self.backbone, f'norm{i}', nn.Identity())(maps[i])
-                          if norm else maps[i]).contiguous() for i in take_indices]
+        intermediates = [(self.stage_norm(i, maps[i]) if norm else maps[i]).contiguous()
+                         for i in take_indices]
         if intermediates_only:
             return intermediates
         x = maps[-1]
