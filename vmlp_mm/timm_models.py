@@ -14,8 +14,6 @@ feature wrappers (``FeatureGetterNet`` over ``forward_intermediates``), and
 :func:`checkpoint_filter_fn`, which takes the authors' checkpoint files as published (converted in
 memory by the family's converter) as well as vmlp_mm's classification checkpoints.
 """
-import os
-import os.path as osp
 import re
 from typing import Dict, List
 
@@ -25,10 +23,11 @@ from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import register_notrace_function, register_notrace_module
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 from timm.models._builder import resolve_pretrained_cfg
+from timm.models._hub import download_cached_file
 from timm.models._pretrained import PretrainedCfg
 
 from .classifier import VisionMLPClassifier
-from .families import FAMILIES, ModelFamily, convert_official_for, family_of, is_official_layout
+from .families import FAMILIES, ModelFamily, convert_official_for, is_official_layout
 from .utils.checkpoint import load_checkpoint, strip_wrapper_prefixes, weights_of
 
 #: files a download is direct from (the others are pages of file-hosting services)
@@ -89,17 +88,13 @@ def checkpoint_filter_fn(state_dict: Dict[str, torch.Tensor],
     return state_dict
 
 
-def _read_weights(pretrained_cfg: PretrainedCfg) -> Dict[str, torch.Tensor]:
+def _read_weights(pretrained_cfg: PretrainedCfg, cache_dir=None) -> Dict[str, torch.Tensor]:
     """The state dict of a pretrained config's ``file`` or direct ``url``, read through vmlp_mm's
     checkpoint reader (timm's reads only tensors, and the authors' files carry more: their
     training configs and optimiser states)."""
     path = pretrained_cfg.file
-    if not path and pretrained_cfg.url:
-        hub = osp.join(torch.hub.get_dir(), 'checkpoints')
-        path = osp.join(hub, osp.basename(pretrained_cfg.url))
-        if not osp.exists(path):
-            os.makedirs(hub, exist_ok=True)
-            torch.hub.download_url_to_file(pretrained_cfg.url, path)
+    if not path and pretrained_cfg.url:  # timm's download cache, then our reader
+        path = download_cached_file(pretrained_cfg.url, progress=True, cache_dir=cache_dir)
     if not path:
         raise ValueError(
             f'{pretrained_cfg.architecture}: no pretrained weights to download '
@@ -118,7 +113,8 @@ def _create(family: ModelFamily, arch: str, variant: str, pretrained: bool = Fal
         cfg = resolve_pretrained_cfg(variant, pretrained_cfg=kwargs.get('pretrained_cfg'),
                                      pretrained_cfg_overlay=overlay)
         if cfg.state_dict is None:
-            overlay.update(state_dict=_read_weights(cfg), file=None, url='')
+            overlay.update(state_dict=_read_weights(cfg, kwargs.get('cache_dir')), file=None,
+                           url='')
         kwargs['pretrained_cfg_overlay'] = overlay
     features_only = kwargs.get('features_only', False)
     if kwargs.get('feature_cls', 'getter') != 'getter':
@@ -161,4 +157,4 @@ for _family in FAMILIES.values():
     register_family_models(_family)
     register_fx_leaves(_family)
 
-__all__ = ['checkpoint_filter_fn', 'default_cfgs', 'family_of', 'register_family_models']
+__all__ = ['checkpoint_filter_fn', 'default_cfgs', 'register_family_models']
