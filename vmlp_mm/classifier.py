@@ -56,7 +56,6 @@ class VisionMLPClassifier(nn.Module):
         self.num_classes = num_classes
         self.num_features = self.head_hidden_size = backbone.channels[-1]
         self.drop_rate = drop_rate
-        self.grad_checkpointing = backbone.with_cp
         self.feature_info = [dict(num_chs=c, reduction=4 * 2**i, module=f'backbone.stages.{i}')
                              for i, c in enumerate(backbone.channels)]
         self.head = nn.Module()
@@ -180,7 +179,7 @@ class VisionMLPClassifier(nn.Module):
     # -- training --------------------------------------------------------------------------------
     @torch.jit.ignore
     def set_grad_checkpointing(self, enable: bool = True) -> None:
-        self.grad_checkpointing = self.backbone.with_cp = enable
+        self.backbone.with_cp = enable
         for stage in self.backbone.stages:
             stage.with_cp = enable
 
