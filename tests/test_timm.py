@@ -12,7 +12,7 @@ from timm.optim import create_optimizer_v2  # noqa: E402
 
 import vmlp_mm.timm_models  # noqa: E402,F401  (registers the models)
 from vmlp_mm.families import FAMILIES, get_family  # noqa: E402
-from vmlp_mm.utils.checkpoint import CheckpointMismatchError  # noqa: E402
+from vmlp_mm.utils.checkpoint import CheckpointError, CheckpointMismatchError  # noqa: E402
 from vmlp_testing import (  # noqa: E402
     FAMILY_NAMES,
     quick_first,
@@ -334,3 +334,19 @@ def test_next_to_transformers_5(repo_root):
                                              use_pretrained_backbone=False)
     maps = transformers.TimmBackbone(config)(torch.randn(1, 3, 64, 64)).feature_maps
     assert [m.shape[1] for m in maps] == [64, 128, 256]
+
+
+def test_checkpoint_path_takes_the_authors_file_and_refuses_non_finite_weights(
+        official_keys_dir, tmp_path):
+    """timm's create_model(checkpoint_path=) ends in the classifier's load_state_dict: the same
+    conversion and the same refusal of diverged weights as vmlp_mm's loader."""
+    path, converted, arch, overrides = official_file(official_keys_dir, tmp_path, 'msmlp')
+    model = timm.create_model(f'vmlp_msmlp_{arch}', checkpoint_path=path, **overrides)
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in converted.items())
+    diverged = {k: v.clone() for k, v in model.state_dict().items()}
+    diverged['head.fc.bias'][0] = float('nan')
+    torch.save(diverged, tmp_path / 'nan.pth')
+    with pytest.raises(CheckpointError, match=r'non-finite weights \(NaN or inf\) in 1 tensors: '
+                       'head.fc.bias'):
+        timm.create_model(f'vmlp_msmlp_{arch}', checkpoint_path=str(tmp_path / 'nan.pth'),
+                          **overrides)

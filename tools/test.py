@@ -6,6 +6,7 @@ predictions next to the ground truth, every image), ``--tta`` (the config's ``tt
 ``tta_pipeline``; mmdet has none for instance segmentation, which is said, not failed).
 """
 import argparse
+import contextlib
 import copy
 import json
 import os
@@ -17,8 +18,20 @@ import vmlp_mm  # noqa: F401  (before the upstream packages: quiets their import
 from mmengine.config import Config, ConfigDict, DictAction
 
 from vmlp_mm.engine import CrashSafeRunner
+from vmlp_mm.engine.data_checks import SKIP_ENV
 from vmlp_mm.utils.checkpoint import require_checkpoint_file
+from vmlp_mm.utils.cli import run_main
 from vmlp_mm.utils.launch import destroy_distributed, load_config
+from vmlp_mm.utils.outputs import (
+    add_force_argument,
+    check_output,
+    check_output_folder,
+    check_work_dir,
+    folder_written_atomically,
+    partial_path,
+    write_text_atomically,
+    written_atomically,
+)
 from vmlp_mm.visualization import MIN_SIDE
 
 
@@ -43,11 +56,19 @@ def parse_args():
     parser.add_argument('--progress', action='store_true',
                         help='an updating progress line per phase on stderr: iterations done '
                         'of the total, the latest loss, the time left')
+    add_force_argument(parser)
+    parser.add_argument('--skip-bad-samples', action='store_true',
+                        help='leave out, with a warning, the test samples the data check finds '
+                        'bad instead of stopping')
+    parser.add_argument('--debug', action='store_true',
+                        help='show the stack trace of expected failures too')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    if args.skip_bad_samples:
+        os.environ[SKIP_ENV] = '1'
     return args
 
 
@@ -109,13 +130,28 @@ def set_raw_output(cfg: Config, out: str):
     if cfg.default_scope == 'mmseg':
         cfg.test_evaluator.update(output_dir=out, keep_results=True)
         return None
-    if not out.endswith(('.pkl', '.pickle')):
-        raise SystemExit(f'--out {out}: the raw predictions are a pickle, name it *.pkl')
     if cfg.default_scope == 'mmdet':
         from mmdet.evaluation import DumpDetResults
         return DumpDetResults(out_file_path=out)
     from mmengine.evaluator import DumpResults
     return DumpResults(out_file_path=out)
+
+
+def check_outputs(args, cfg: Config) -> None:
+    """Every output the run will write, checked before the model is built: nothing that exists
+    is replaced without --force, no input ever (the checkpoint, the config, the data)."""
+    inputs = [args.checkpoint, args.config, cfg.test_dataloader.dataset.get('data_root')]
+    if args.out and cfg.default_scope == 'mmseg':
+        check_output_folder(args.out, inputs, args.force, what='--out')
+    elif args.out:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise SystemExit(f'--out {args.out}: the raw predictions are a pickle, name it *.pkl')
+        check_output(args.out, inputs, args.force, what='--out')
+    if args.out_metrics:
+        check_output(args.out_metrics, inputs, args.force, what='--out-metrics')
+    if args.show_dir:
+        check_output_folder(args.show_dir, inputs, args.force, what='--show-dir')
+    check_work_dir(cfg.work_dir)
 
 
 def run_test(cfg: Config, dump_metric=None) -> dict:
@@ -136,23 +172,39 @@ def main():
     if args.tta and (args.show or args.show_dir):
         raise SystemExit('--tta with --show/--show-dir: the visualization hooks draw one view per '
                          'image, not the augmented batches; run the two separately')
-    if args.show or args.show_dir:
-        enable_pictures(cfg, args.show_dir, args.show, args.wait_time)
-    if args.tta:
-        enable_tta(cfg)
-    dump_metric = set_raw_output(cfg, args.out) if args.out else None
-    if args.amp:  # autocast: float16 on a GPU, bfloat16 on CPU; predictions back in float32
-        cfg.test_cfg = dict(cfg.get('test_cfg') or {}, type='vmlp_mm.AmpTestLoop', fp16=True)
-    try:
-        metrics = run_test(cfg, dump_metric)
-    except BaseException:
-        destroy_distributed(synchronize=False)
-        raise
-    destroy_distributed()
-    if args.out_metrics:
-        with open(args.out_metrics, 'w') as f:
-            json.dump({k: float(v) for k, v in metrics.items()}, f, indent=1)
+    check_outputs(args, cfg)
+    main_process = int(os.environ.get('RANK', os.environ.get('SLURM_PROCID', 0))) == 0
+
+    def staged(path: str, folder: bool):
+        """Where the run writes ``path``: beside it, moved there by the main process only after
+        a complete run (the other processes write into the same place)."""
+        path = osp.abspath(path)  # (mmdet would put a relative --show-dir under the work dir)
+        if not main_process:
+            return partial_path(path)
+        return outputs.enter_context(
+            folder_written_atomically(path) if folder else written_atomically(path))
+
+    with contextlib.ExitStack() as outputs:
+        show_dir = args.show_dir and staged(args.show_dir, folder=True)
+        if args.show or args.show_dir:
+            enable_pictures(cfg, show_dir, args.show, args.wait_time)
+        if args.tta:
+            enable_tta(cfg)
+        out = args.out and staged(args.out, folder=cfg.default_scope == 'mmseg')
+        dump_metric = set_raw_output(cfg, out) if args.out else None
+        if args.amp:  # autocast: float16 on a GPU, bfloat16 on CPU; predictions back in float32
+            cfg.test_cfg = dict(cfg.get('test_cfg') or {}, type='vmlp_mm.AmpTestLoop',
+                                fp16=True)
+        try:
+            metrics = run_test(cfg, dump_metric)
+        except BaseException:
+            destroy_distributed(synchronize=False)
+            raise
+        destroy_distributed()
+        if args.out_metrics and main_process:
+            write_text_atomically(args.out_metrics, json.dumps(
+                {k: float(v) for k, v in metrics.items()}, indent=1))
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main)

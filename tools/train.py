@@ -13,8 +13,11 @@ import torch
 from mmengine.config import Config, DictAction
 
 from vmlp_mm.engine import CrashSafeRunner
+from vmlp_mm.engine.data_checks import SKIP_ENV
 from vmlp_mm.utils.checkpoint import require_checkpoint_file
+from vmlp_mm.utils.cli import run_main
 from vmlp_mm.utils.launch import destroy_distributed, load_config
+from vmlp_mm.utils.outputs import claim_work_dir
 
 
 def parse_args():
@@ -40,11 +43,22 @@ def parse_args():
     parser.add_argument('--progress', action='store_true',
                         help='an updating progress line per phase on stderr: iterations done '
                         'of the total, the latest loss, the time left')
+    parser.add_argument('--force', action='store_true',
+                        help='start a new run in a work dir that holds a previous run (its '
+                        'checkpoints are moved into a replaced-<time> folder there)')
+    parser.add_argument('--skip-bad-samples', action='store_true',
+                        help='leave out, with a warning, the samples the data check finds bad '
+                        '(unreadable images, labels outside the classes, unusable maps, '
+                        'degenerate boxes) instead of stopping')
+    parser.add_argument('--debug', action='store_true',
+                        help='show the stack trace of expected failures too')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    if args.skip_bad_samples:
+        os.environ[SKIP_ENV] = '1'
     return args
 
 
@@ -66,6 +80,11 @@ def build_config(args) -> Config:
         cfg.auto_scale_lr.enable = True
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    if int(os.environ.get('RANK', os.environ.get('SLURM_PROCID', 0))) == 0:  # main process only
+        aside = claim_work_dir(cfg.work_dir, resume=bool(args.resume), force=args.force)
+        if aside:
+            print(f'--force: the previous run\'s checkpoints in {cfg.work_dir} were moved into '
+                  f'{aside}')
     return cfg
 
 
@@ -102,4 +121,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main)

@@ -80,6 +80,18 @@ class VisionMLPClassifier(nn.Module):
     def get_classifier(self) -> nn.Module:
         return self.head.fc
 
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """torch's, refusing non-finite weights and taking the authors' files as published
+        (converted in memory), with vmlp_mm's messages: timm's ``create_model(checkpoint_path=)``
+        and ``timm.models.load_checkpoint`` end here."""
+        from .families import convert_official_for, is_official_layout
+        from .utils.checkpoint import check_finite, strip_wrapper_prefixes
+        state_dict = strip_wrapper_prefixes(dict(state_dict))
+        check_finite(state_dict, 'the state dict')
+        if is_official_layout(state_dict):
+            state_dict = convert_official_for(self.backbone, state_dict)
+        return super().load_state_dict(state_dict, strict, assign)
+
     def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None) -> None:
         if global_pool is not None:
             if global_pool not in GLOBAL_POOLS:

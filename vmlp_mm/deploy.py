@@ -10,7 +10,7 @@ import logging
 import torch
 
 from .ops import reference_ops
-from .utils.checkpoint import partial_path, publish_atomically
+from .utils.outputs import written_atomically
 
 
 class BackboneOutputs(torch.nn.Module):
@@ -28,8 +28,8 @@ def export(module: torch.nn.Module, x: torch.Tensor, out: str, opset: int = 18) 
     logging.getLogger('torch.onnx').setLevel(logging.ERROR)
     with reference_ops(), torch.no_grad():
         program = torch.onnx.export(module, (x, ), dynamo=True, opset_version=opset)
-    program.save(partial_path(out))
-    publish_atomically(partial_path(out), out)
+    with written_atomically(out) as partial:
+        program.save(partial)
 
 
 def check(module: torch.nn.Module, x: torch.Tensor, out: str) -> float:

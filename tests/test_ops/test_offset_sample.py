@@ -76,3 +76,20 @@ def test_bad_arguments(offset_shape, message):
         torch.ops.vmlp_mm.offset_sample(x, torch.zeros(offset_shape), 2)
     with pytest.raises(RuntimeError, match='axis'):
         torch.ops.vmlp_mm.offset_sample(x, torch.zeros(1, 4, 5, 4), 3)
+
+
+@requires_ext
+@pytest.mark.parametrize('device', DEVICES)
+@pytest.mark.parametrize('value', ['nan', 'inf', '-inf'])
+def test_non_finite_offsets_sample_nowhere_in_kernel_and_reference(device, value):
+    # the documented contract: zero output and zero gradients there, the same in both
+    x, offset = make_args(1, 3, 5, 4, 2, torch.float32, device, special=False)
+    with torch.no_grad():
+        offset[0, 1, 2, 0] = float(value)
+    for op in (offset_sample, offset_sample_reference):
+        out = op(x, offset, 2)
+        gx, goff = torch.autograd.grad(out.sum(), (x, offset))
+        assert out[0, 1, 2, :2].abs().sum() == 0 and goff[0, 1, 2, 0] == 0
+        assert torch.isfinite(out).all() and torch.isfinite(gx).all()
+        assert torch.isfinite(goff).all()
+    torch.testing.assert_close(offset_sample(x, offset, 2), offset_sample_reference(x, offset, 2))

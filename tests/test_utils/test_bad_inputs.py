@@ -1,5 +1,6 @@
 """Bad input, category by category: each gets an error that names the problem and the fix.
 The messages are asserted, not only the exception types."""
+import json
 import os
 import os.path as osp
 import shutil
@@ -7,12 +8,18 @@ import socket
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from mmengine.registry import init_default_scope
 
 import vmlp_mm  # noqa: F401
-from vmlp_mm.engine.data_checks import DatasetError, build_dataloader_clearly, check_num_classes
+from vmlp_mm.engine.data_checks import (
+    SKIP_ENV,
+    DatasetError,
+    build_dataloader_clearly,
+    check_num_classes,
+)
 from vmlp_mm.engine.runner import Runner
 from vmlp_mm.utils.launch import load_config
 from vmlp_testing import BACKBONES, cls_config, seg_config
@@ -218,3 +225,137 @@ def test_a_busy_port_names_the_variable(repo_root):
                                 env=dict(os.environ, PORT=str(port), PYTHON=sys.executable))
     assert result.returncode == 1
     assert f'port {port} is in use' in result.stderr and f'PORT={port + 1}' in result.stderr
+
+
+# -- bad samples: found before training, named with counts; an error unless skipped ---------------
+def _truncate(path):
+    data = open(path, 'rb').read()
+    open(path, 'wb').write(data[:len(data) // 3])
+
+
+def _seg_map(path, change):
+    from PIL import Image
+    array = np.array(Image.open(path))
+    Image.fromarray(change(array)).save(path)
+
+
+def _coco_edit(root, change):
+    path = root / 'annotations' / 'instances_train2017.json'
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def _first(folder):
+    return str(sorted(folder.iterdir())[0])
+
+
+BAD_SAMPLES = {
+    'truncated image': (
+        lambda r: (_truncate(_first(r / 'digits' / 'train' / '4')),
+                   digits(str(r / 'digits'), data_prefix='train')),
+        r'1 unreadable images: \S+/train/4/\S+\.png cannot be decoded'),
+    'empty image': (
+        lambda r: (open(_first(r / 'digits' / 'train' / '2'), 'wb').close(),
+                   digits(str(r / 'digits'), data_prefix='train')),
+        r'1 unreadable images: \S+/train/2/\S+\.png is empty \(0 bytes\)'),
+    'label beyond the classes': (
+        lambda r: (write(r / 'labels.txt', '0/' + osp.basename(_first(r / 'digits' / 'train' / '0'))
+                         + ' 12\n'),
+                   digits(str(r / 'digits'), data_prefix='train', ann_file=str(r / 'labels.txt'),
+                          classes=[str(i) for i in range(10)])),
+        r'1 labels outside the classes: \S+ has label 12 of 10 classes'),
+    'map labels beyond the classes': (
+        lambda r: (_seg_map(_first(r / 'ade' / 'annotations' / 'training'),
+                            lambda a: np.where(a == 0, 9, a).astype(np.uint8)),
+                   shapes_ade(str(r / 'ade'))),
+        r'1 unusable segmentation maps: \S+\.png holds labels \[9\] outside the 4 classes'),
+    '16-bit map': (
+        lambda r: (_seg_map(_first(r / 'ade' / 'annotations' / 'training'),
+                            lambda a: a.astype(np.uint16) * 256), shapes_ade(str(r / 'ade'))),
+        r'\.png is a 16-bit map \(mode I;16\): mmseg casts it to 8 bits'),
+    'map of another size': (
+        lambda r: (_seg_map(_first(r / 'ade' / 'annotations' / 'training'),
+                            lambda a: a[:a.shape[0] // 2]), shapes_ade(str(r / 'ade'))),
+        r'\.png is 128x64, its image \S+\.jpg 128x128'),
+    'box of zero width': (
+        lambda r: (_coco_edit(r / 'coco', lambda d: d['annotations'][0]['bbox'].__setitem__(2, 0)),
+                   shapes_coco(str(r / 'coco'))),
+        r'1 annotations with boxes of zero or negative size .*: 00000\.jpg'),
+    'box outside the image': (
+        lambda r: (_coco_edit(r / 'coco', lambda d: d['annotations'][1].__setitem__(
+            'bbox', [500, 500, 20, 20])), shapes_coco(str(r / 'coco'))),
+        r'1 annotations with boxes outside their image: \S+ \[500, 500, 20, 20\] in 128x128'),
+    'unknown category': (
+        lambda r: (_coco_edit(r / 'coco', lambda d: d['annotations'][2].__setitem__(
+            'category_id', 17)), shapes_coco(str(r / 'coco'))),
+        r'1 annotations of categories the file does not define: \S+ category_id=17'),
+    'image size unlike the file': (
+        lambda r: (_coco_edit(r / 'coco', lambda d: d['images'][0].update(height=64)),
+                   shapes_coco(str(r / 'coco'))),
+        r'on images whose size differs from the file .*00000\.jpg: annotations 128x64, file '
+        r'128x128'),
+}
+
+
+@pytest.fixture
+def fresh_copy(demo_data, tmp_path):
+    """Small copies of the demo datasets, to break one thing in."""
+    for split, count in (('train', 3), ):
+        for label in range(10):
+            source = osp.join(demo_data, 'digits', split, str(label))
+            target = tmp_path / 'digits' / split / str(label)
+            target.mkdir(parents=True)
+            for name in sorted(os.listdir(source))[:count]:
+                shutil.copy(osp.join(source, name), target)
+    for kind in ('images', 'annotations'):
+        source = osp.join(demo_data, 'shapes_ade', kind, 'training')
+        target = tmp_path / 'ade' / kind / 'training'
+        target.mkdir(parents=True)
+        for name in sorted(os.listdir(source))[:4]:
+            shutil.copy(osp.join(source, name), target)
+    shutil.copytree(osp.join(demo_data, 'shapes_coco'), tmp_path / 'coco')
+    return tmp_path
+
+
+@pytest.mark.parametrize('make,message', BAD_SAMPLES.values(), ids=BAD_SAMPLES.keys())
+def test_bad_samples_are_an_error_naming_them(fresh_copy, make, message, monkeypatch):
+    monkeypatch.delenv(SKIP_ENV, raising=False)
+    init_default_scope('mmpretrain')
+    _, dataset = make(fresh_copy)
+    with pytest.raises(DatasetError, match=message) as error:
+        build_dataloader_clearly(Runner.build_dataloader, loader(dataset))
+    assert '--skip-bad-samples' in str(error.value)
+
+
+@pytest.mark.parametrize('name', ['truncated image', 'map labels beyond the classes',
+                                  'box of zero width'])
+def test_skipping_bad_samples_leaves_them_out_with_a_warning(fresh_copy, name, monkeypatch,
+                                                             caplog):
+    monkeypatch.setenv(SKIP_ENV, '1')
+    init_default_scope('mmpretrain')
+    make, message = BAD_SAMPLES[name]
+    _, dataset_cfg = make(fresh_copy)
+    built = Runner.build_dataloader(loader(dataset_cfg)).dataset
+    dataset = build_dataloader_clearly(Runner.build_dataloader, loader(dataset_cfg)).dataset
+    boxes_only = name == 'box of zero width'  # mmdet drops the annotation, the image stays
+    assert len(dataset) == len(built) - (0 if boxes_only else 1)
+
+
+def test_a_sample_that_fails_later_names_its_file(fresh_copy):
+    init_default_scope('mmpretrain')
+    path = _first(fresh_copy / 'digits' / 'train' / '5')
+    dataset = build_dataloader_clearly(Runner.build_dataloader, loader(
+        dict(digits(str(fresh_copy / 'digits'), data_prefix='train'),
+             pipeline=[dict(type='LoadImageFromFile')]))).dataset
+    open(path, 'wb').close()  # damaged after the check
+    index = next(i for i in range(len(dataset)) if dataset.get_data_info(i)['img_path'] == path)
+    with pytest.raises(DatasetError, match=f'the sample {path} fails in the pipeline .*replace or '
+                       'remove the file'):
+        dataset[index]
+
+
+def test_config_values_of_the_wrong_kind_are_refused(repo_root):
+    with pytest.raises(ValueError, match=r'train_cfg.max_epochs=abc: the config has 8 there, a '
+                       'number'):
+        load_config(osp.join(repo_root, CLS_CONFIG), {'train_cfg.max_epochs': 'abc'}, 'none')

@@ -136,7 +136,7 @@ def test_a_damaged_record_is_found_by_the_resume_check(tmp_path):
     corrupted_record(str(tmp_path / 'epoch_2.pth'))
     os.utime(tmp_path / 'epoch_2.pth', (2e9, 2e9))
     save_atomically({'state_dict': {'w': torch.ones(1)}}, str(tmp_path / 'epoch_1.pth'))
-    found, skipped = newest_intact_checkpoint(str(tmp_path))
+    found, skipped, _ = newest_intact_checkpoint(str(tmp_path))
     assert found == str(tmp_path / 'epoch_1.pth')
     assert len(skipped) == 1 and 'epoch_2.pth is damaged' in skipped[0]
 
@@ -191,3 +191,23 @@ def test_crafted_write_through_a_reached_dict_is_refused(tmp_path):
     with pytest.raises(CheckpointError):
         load_checkpoint(path)
     assert HistoryBuffer._statistics_methods == methods
+
+
+def test_resume_takes_the_newest_intact_checkpoint_over_a_stale_pointer(tmp_path):
+    for epoch, stamp in ((1, 1e9), (2, 2e9)):
+        save_atomically({'state_dict': {'w': torch.ones(1)}}, str(tmp_path / f'epoch_{epoch}.pth'))
+        os.utime(tmp_path / f'epoch_{epoch}.pth', (stamp, stamp))
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_1.pth'))
+    found, skipped, pointed = newest_intact_checkpoint(str(tmp_path))
+    assert found == str(tmp_path / 'epoch_2.pth') and not skipped
+    assert pointed == str(tmp_path / 'epoch_1.pth')
+
+
+@pytest.mark.parametrize('value', [float('nan'), float('inf')], ids=['nan', 'inf'])
+def test_non_finite_weights_are_refused_naming_the_tensors(tmp_path, value):
+    path = str(tmp_path / 'diverged.pth')
+    torch.save({'state_dict': {'a.weight': torch.ones(2), 'b.weight': torch.tensor([1., value]),
+                               'steps': torch.tensor([3])}}, path)
+    with pytest.raises(CheckpointError, match=r'diverged.pth holds non-finite weights \(NaN or '
+                       r'inf\) in 1 tensors: b.weight; .*use an earlier checkpoint'):
+        load_checkpoint(path)

@@ -22,6 +22,7 @@ from mmengine.config import Config
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from vmlp_mm.families import FAMILIES, get_family  # noqa: E402
+from vmlp_mm.utils.cli import run_main  # noqa: E402
 from vmlp_mm.utils.config_model import build_config_model  # noqa: E402
 
 KINDS = {  # the demo config's task and its input size
@@ -113,4 +114,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main)

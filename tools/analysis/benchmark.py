@@ -37,6 +37,7 @@ import torch
 from mmengine.config import Config, DictAction
 
 from vmlp_mm.analysis import flop_analyzer, seconds_per_call
+from vmlp_mm.utils.cli import run_main
 from vmlp_mm.utils.config_model import TensorForward, build_config_model, default_shape
 
 
@@ -222,4 +223,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main)

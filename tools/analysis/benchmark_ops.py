@@ -65,6 +65,7 @@ from vmlp_mm.ops import (
     reference_ops,
     shift_mix_reference,
 )
+from vmlp_mm.utils.cli import run_main
 
 
 def reference(mixer: ShiftMix, x: torch.Tensor) -> torch.Tensor:
@@ -287,4 +288,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main)

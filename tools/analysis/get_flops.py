@@ -16,6 +16,7 @@ from mmengine.analysis.print_helper import complexity_stats_table
 from mmengine.config import Config, DictAction
 
 from vmlp_mm.analysis import flop_analyzer
+from vmlp_mm.utils.cli import run_main
 from vmlp_mm.utils.config_model import TensorForward, build_config_model, default_shape
 from vmlp_mm.utils.progress import step
 
@@ -57,4 +58,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main)

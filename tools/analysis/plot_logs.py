@@ -18,8 +18,8 @@ import matplotlib
 matplotlib.use('Agg')  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 
-from vmlp_mm.utils.checkpoint import partial_path, publish_atomically  # noqa: E402
-from vmlp_mm.utils.outputs import add_force_argument, check_output  # noqa: E402
+from vmlp_mm.utils.cli import run_main  # noqa: E402
+from vmlp_mm.utils.outputs import add_force_argument, check_output, written_atomically  # noqa: E402
 
 
 def scalars_file(run: str) -> str:
@@ -75,10 +75,10 @@ def main():
     for axis in axes[0]:
         axis.legend()
     figure.tight_layout()
-    figure.savefig(partial_path(args.out), dpi=100, format=osp.splitext(args.out)[1][1:] or 'png')
-    publish_atomically(partial_path(args.out), args.out)
+    with written_atomically(args.out) as partial:
+        figure.savefig(partial, dpi=100, format=osp.splitext(args.out)[1][1:] or 'png')
     print(f'{args.out}: {", ".join(args.keys)} of {len(args.runs)} run(s)')
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main)

@@ -14,8 +14,8 @@ import zipfile
 
 from mmengine.utils import ProgressBar
 
-from vmlp_mm.utils.checkpoint import partial_path, publish_atomically
-from vmlp_mm.utils.outputs import add_force_argument, check_output
+from vmlp_mm.utils.cli import run_main
+from vmlp_mm.utils.outputs import add_force_argument, check_output, written_atomically
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 
@@ -32,17 +32,15 @@ def pack(src: str, dst: str, split: str, force: bool = False) -> int:
               for image in sorted(os.listdir(osp.join(root, name)))
               if image.lower().endswith(IMAGE_SUFFIXES)]
     progress = ProgressBar(len(images))
-    with zipfile.ZipFile(partial_path(archive), 'w', zipfile.ZIP_STORED) as zf, \
-            open(partial_path(map_file), 'w') as mf:
+    with written_atomically(archive) as zip_partial, written_atomically(map_file) as map_partial, \
+            zipfile.ZipFile(zip_partial, 'w', zipfile.ZIP_STORED) as zf, \
+            open(map_partial, 'w') as mf:
         for label, name, image in images:
             member = f'{name}/{image}'
             zf.write(osp.join(root, name, image), member)
             mf.write(f'{member} {label}\n')
             progress.update()
-    count = len(images)
-    publish_atomically(partial_path(archive), archive)
-    publish_atomically(partial_path(map_file), map_file)
-    return count
+    return len(images)
 
 
 def main():
@@ -61,4 +59,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main)

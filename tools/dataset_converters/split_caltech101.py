@@ -15,6 +15,7 @@ import os.path as osp
 import random
 import shutil
 
+from vmlp_mm.utils.cli import run_main
 from vmlp_mm.utils.outputs import check_output
 
 
@@ -56,4 +57,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main)

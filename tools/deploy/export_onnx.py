@@ -20,6 +20,7 @@ from mmengine.config import Config, DictAction
 
 from vmlp_mm.deploy import BackboneOutputs, check, export
 from vmlp_mm.utils.checkpoint import check_state_dict, load_checkpoint, weights_of
+from vmlp_mm.utils.cli import run_main
 from vmlp_mm.utils.config_model import TensorForward, build_config_model
 from vmlp_mm.utils.outputs import add_force_argument, check_output
 from vmlp_mm.utils.progress import step
@@ -73,4 +74,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main)

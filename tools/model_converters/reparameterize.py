@@ -17,6 +17,7 @@ import torch
 from mmengine.config import Config, DictAction
 
 from vmlp_mm.utils.checkpoint import check_state_dict, load_checkpoint, save_atomically, weights_of
+from vmlp_mm.utils.cli import run_main
 from vmlp_mm.utils.config_model import build_config_model
 from vmlp_mm.utils.outputs import add_force_argument, check_output
 
@@ -81,4 +82,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main)

@@ -5,6 +5,7 @@ import os.path as osp
 
 from ..families import CONFIG_ROOT, VisionMLPClassifier, get_family
 from ..utils.checkpoint import save_atomically
+from ..utils.cli import run_main
 from ..utils.outputs import add_force_argument, check_output
 from ..utils.progress import step
 from ..version import __version__
@@ -41,6 +42,11 @@ def convert_file(model: str, src: str, dst: str, trust: bool = False,
 
 
 def main(model: str) -> None:
+    """The converter script of ``model`` (an expected failure ends in one line)."""
+    run_main(lambda: convert_command(model))
+
+
+def convert_command(model: str) -> None:
     parser = argparse.ArgumentParser(
         description=f'Convert an official {model} checkpoint to a vmlp_mm (mmpretrain) checkpoint')
     parser.add_argument('src',

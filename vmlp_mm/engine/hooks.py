@@ -35,24 +35,30 @@ class StrictCheckpointHook(Hook):
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         if isinstance(model, BaseTTAModel):  # mmengine loads into the wrapped model (--tta)
             model = model.module
-        state_dict = checkpoint.get('state_dict', checkpoint)
-        backbone = getattr(model, 'backbone', None)
-        if is_official_layout(state_dict) and is_classifier_of(model, backbone):
-            # an authors' classifier file: converted in memory, loaded in its place
-            state_dict = convert_official_for(backbone, weights_of(checkpoint))
+        state_dict = state_dict_for(model, weights_of(checkpoint), runner.logger.info)
+        if state_dict is not weights_of(checkpoint):
             checkpoint.clear()
             checkpoint['state_dict'] = state_dict
-            runner.logger.info(f'the checkpoint has the official {type(backbone).__name__} key '
-                               'layout: converted in memory (tools/model_converters/ writes the '
-                               'converted file once)')
-        problems = state_dict_problems(state_dict, model.state_dict())
-        if not problems:
-            return
-        hint = backbone._pretrained_mismatch_hint(
-            {k[len('backbone.'):]: v for k, v in state_dict.items() if k.startswith('backbone.')}
-        ) if hasattr(backbone, '_pretrained_mismatch_hint') else ''
-        raise CheckpointMismatchError('the checkpoint does not fit the model of the config: '
-                                      + '; '.join(problems) + hint)
+
+
+def state_dict_for(model, state_dict: dict, log=print) -> dict:
+    """``state_dict`` checked against ``model`` (an mmengine model of any task): the same dict,
+    or, for an authors' classifier file and a classifier around their backbone, the file
+    converted in memory. Raises :class:`CheckpointMismatchError` with every missing, unexpected
+    and mis-shaped key (and the backbone's hint, e.g. which arch the weights are) otherwise."""
+    backbone = getattr(model, 'backbone', None)
+    if is_official_layout(state_dict) and is_classifier_of(model, backbone):
+        state_dict = convert_official_for(backbone, state_dict)
+        log(f'the checkpoint has the official {type(backbone).__name__} key layout: converted in '
+            'memory (tools/model_converters/ writes the converted file once)')
+    problems = state_dict_problems(state_dict, model.state_dict())
+    if not problems:
+        return state_dict
+    hint = backbone._pretrained_mismatch_hint(
+        {k[len('backbone.'):]: v for k, v in state_dict.items() if k.startswith('backbone.')}
+    ) if hasattr(backbone, '_pretrained_mismatch_hint') else ''
+    raise CheckpointMismatchError('the checkpoint does not fit the model of the config: '
+                                  + '; '.join(problems) + hint)
 
 
 @HOOKS.register_module()

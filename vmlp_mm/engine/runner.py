@@ -38,10 +38,9 @@ from ..utils.checkpoint import (
     CheckpointError,
     load_checkpoint,
     newest_intact_checkpoint,
-    partial_path,
-    publish_atomically,
-    write_text_atomically,
+    tensor_bytes,
 )
+from ..utils.outputs import write_text_atomically, written_atomically
 from .data_checks import build_dataloader_clearly, check_num_classes
 
 
@@ -87,16 +86,28 @@ class CrashSafeRunner(Runner):
         if file_client_args is not None or not _is_local(out_dir, backend_args):
             return super().save_checkpoint(out_dir, filename, file_client_args,
                                            backend_args=backend_args, **kwargs)
-        path = osp.join(out_dir, filename)
-        super().save_checkpoint(out_dir, osp.basename(partial_path(path)),
-                                backend_args=backend_args, **kwargs)
-        publish_atomically(partial_path(path), path)
+        with written_atomically(osp.join(out_dir, filename), self._checkpoint_bytes()) as partial:
+            super().save_checkpoint(out_dir, osp.basename(partial), backend_args=backend_args,
+                                    **kwargs)
+
+    def _checkpoint_bytes(self) -> int:
+        """About the size of a checkpoint: the model's and the optimizer's tensors."""
+        model = self.model.module if is_model_wrapper(self.model) else self.model
+        optimizer = getattr(self, 'optim_wrapper', None)
+        return tensor_bytes(model.state_dict()) + (
+            tensor_bytes(optimizer.state_dict()) if hasattr(optimizer, 'state_dict') else 0)
 
     def load_checkpoint(self, filename: str, map_location='cpu', strict: bool = False,
                         revise_keys: list = [(r'^module\.', '')]):  # noqa: B006 (mmengine's)
         """mmengine's, reading the file through :func:`vmlp_mm.utils.checkpoint.load_checkpoint`
         (mmengine's reader has no allowlist for its own checkpoints under torch >= 2.6)."""
         checkpoint = load_checkpoint(filename, map_location=map_location)
+        meta = checkpoint.get('meta')
+        if self._resume and not (isinstance(meta, dict) and {'epoch', 'iter'} <= set(meta)):
+            raise CheckpointError(
+                f'--resume: {filename} holds weights only (no training state: epoch, optimizer, '
+                'schedulers), so there is no run to continue; start a new run from its weights '
+                f'with --cfg-options load_from={filename} instead')
         self._loaded_rng_state = checkpoint.get('rng_state')
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
@@ -148,7 +159,7 @@ class CrashSafeRunner(Runner):
             if hasattr(getattr(loop, 'dataloader', None), 'dataset'):
                 check_num_classes(model, loop.dataloader.dataset, split)
         if self._resume and self._load_from is None and not self._has_loaded:
-            found, skipped = newest_intact_checkpoint(self.work_dir)
+            found, skipped, pointed = newest_intact_checkpoint(self.work_dir)
             for reason in skipped:
                 self.logger.warning(f'--resume: skipped {reason}')
             if found is None and skipped:
@@ -160,6 +171,12 @@ class CrashSafeRunner(Runner):
                 self.logger.warning(f'--resume: no checkpoint in {self.work_dir} yet, training '
                                     'from the start')
                 self._resume = False
+            elif pointed and osp.abspath(found) != osp.abspath(pointed):
+                self.logger.warning(
+                    f'--resume: continuing from {found}, the newest intact checkpoint, not from '
+                    f'{pointed} named by last_checkpoint ('
+                    + ('damaged or missing' if any(r.startswith(pointed + ' ') for r in skipped)
+                       else 'older: the run ended between saving and updating the pointer') + ')')
             self._load_from = found
         super().load_or_resume()
 

@@ -7,6 +7,12 @@ between ``floor(p)`` and ``floor(p) + 1`` and zeros outside the map. ``S = C / o
 consecutive channels share one offset, so the compact offsets ``[B, H, W, C / S]`` are passed as
 the offset layer produces them, never repeated.
 
+Non-finite offsets (NaN, +-inf) sample nowhere: the output is zero there and so are the gradients
+of ``x`` and of the offset, in the kernels and the reference alike (as for an offset far outside
+the map). The official op (torchvision's ``deform_conv2d``) leaves NaN undefined; raising instead
+would cost a device synchronisation per call, and a NaN offset has a NaN source that the other
+branches of the block carry into the loss anyway.
+
 The official ATMOp computes the same through ``torchvision.ops.deform_conv2d`` with a 1x1 kernel
 and the other half of a 2-D offset tensor zero (then the 1x1 projection). Here the projection
 stays a matmul outside the op (``F.linear``): sampling is a gather with two reads per element,
@@ -38,6 +44,9 @@ def offset_sample_reference(x: torch.Tensor, offset: torch.Tensor, axis: int) ->
     coords = torch.arange(size, device=x.device, dtype=opmath).view(
         [size if d == axis else 1 for d in range(4)])
     pos = coords + delta
+    # non-finite positions lie nowhere (see the module docstring): moved outside the map, with
+    # zero gradient through torch.where
+    pos = torch.where(torch.isfinite(pos), pos, torch.full_like(pos, -2.))
     p0 = torch.floor(pos)
     frac = pos - p0
 

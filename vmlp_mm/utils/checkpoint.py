@@ -17,8 +17,9 @@ Reading (:func:`load_checkpoint`), used by the Runner of our tools (resume, ``lo
   missing, a folder, empty, truncated, not a checkpoint, needing code to unpickle, or holding
   something other than weights. Never torch's advice to turn the safe loader off.
 
-Writing: :func:`publish_atomically` puts a finished temporary file in place (flush, fsync, rename),
-so a crash leaves either the old file or the new one, never half of one;
+Writing: :func:`save_atomically` writes a temporary file and renames it into place once complete
+(:func:`vmlp_mm.utils.outputs.written_atomically`), so a crash leaves either the old file or the
+new one, never half of one;
 :func:`newest_intact_checkpoint` is what ``--resume`` falls back on.
 
 Comparing: :func:`state_dict_problems` lists why a state dict does not fit a model
@@ -34,6 +35,8 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
+
+from .outputs import written_atomically
 
 
 class CheckpointError(ValueError):
@@ -178,11 +181,26 @@ def load_checkpoint(path: str, map_location='cpu', trust: bool = False) -> dict:
         raise CheckpointError(
             f'checkpoint {path} holds no weights: expected a dict of tensors or a dict with a '
             f"'state_dict' of tensors; its keys are {_preview([str(k) for k in checkpoint])}")
+    check_finite(state_dict, f'checkpoint {path}')
     # (EMAHook's 'ema_state_dict' keeps its keys: they are the EMA wrapper's own 'module.*')
     if key is None:
         return strip_wrapper_prefixes(checkpoint)
     checkpoint[key] = strip_wrapper_prefixes(state_dict)
     return checkpoint
+
+
+def check_finite(state_dict: Dict[str, torch.Tensor], what: str = 'checkpoint') -> None:
+    """Refuse weights with NaN or infinite values (a diverged run's save, a damaged export),
+    naming the first tensors affected: loaded, they would evaluate to chance and train with
+    ``loss: nan`` without another word."""
+    bad = [key for key, value in state_dict.items()
+           if isinstance(value, torch.Tensor) and value.is_floating_point()
+           and not bool(torch.isfinite(value).all())]
+    if bad:
+        raise CheckpointError(
+            f'{what} holds non-finite weights (NaN or inf) in {len(bad)} tensors: '
+            f'{_preview(bad, 5)}; it is probably from a run that diverged: use an earlier '
+            'checkpoint of that run')
 
 
 def weights_of(checkpoint: dict) -> Dict[str, torch.Tensor]:
@@ -192,60 +210,77 @@ def weights_of(checkpoint: dict) -> Dict[str, torch.Tensor]:
 
 
 # -- writing ---------------------------------------------------------------------------------------
-def partial_path(path: str) -> str:
-    """Where a file is written before :func:`publish_atomically` puts it at ``path``."""
-    folder, name = osp.split(path)
-    return osp.join(folder, f'.{name}.partial')
-
-
-def publish_atomically(partial: str, path: str) -> None:
-    """Make the finished file ``partial`` appear at ``path`` in one step, durably."""
-    with open(partial, 'rb+') as f:
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(partial, path)
-    directory = os.open(osp.dirname(osp.abspath(path)), os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-
-
-def write_text_atomically(path: str, text: str) -> None:
-    partial = partial_path(path)
-    with open(partial, 'w') as f:
-        f.write(text)
-    publish_atomically(partial, path)
-
-
 def save_atomically(obj, path: str) -> None:
-    """``torch.save(obj, path)``, where a crash leaves the previous file (or none), never half."""
-    partial = partial_path(path)
-    torch.save(obj, partial)
-    publish_atomically(partial, path)
+    """``torch.save(obj, path)``, where a crash leaves the previous file (or none), never half,
+    and a failed write (full disk) removes its temporary and says how much space it needed."""
+    with written_atomically(path, needed=tensor_bytes(obj)) as partial:
+        save_or_raise_oserror(obj, partial)
 
 
-def newest_intact_checkpoint(work_dir: str) -> Tuple[Optional[str], List[str]]:
-    """The checkpoint ``--resume`` should continue from, and why others were skipped.
+def save_or_raise_oserror(obj, path: str) -> None:
+    """``torch.save``, whose zip writer reports a failed write (disk full, file-size limit) as a
+    ``RuntimeError`` ("file write failed"): raised as the ``OSError`` it is, so that
+    :func:`vmlp_mm.utils.outputs.written_atomically` names the cause."""
+    try:
+        torch.save(obj, path)
+    except RuntimeError as exc:
+        if not any(m in str(exc) for m in ('write failed', 'failed writing', 'inline_container')):
+            raise
+        code = _write_errno(path, tensor_bytes(obj))
+        raise OSError(code, os.strerror(code)) from exc
 
-    Candidates: the one named in ``work_dir/last_checkpoint``, then every ``*.pth`` in the work
-    dir, newest first. The first whose archive is complete (every record's checksum) wins.
+
+def _write_errno(path: str, needed: int) -> int:
+    import errno
+    import resource
+    import shutil
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if limit != resource.RLIM_INFINITY and limit < needed:
+        return errno.EFBIG
+    if shutil.disk_usage(osp.dirname(osp.abspath(path))).free < needed:
+        return errno.ENOSPC
+    return errno.EIO
+
+
+def tensor_bytes(obj) -> int:
+    """The bytes of the tensors in ``obj`` (nested dicts, lists, tuples): about its size on
+    disk."""
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(tensor_bytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(tensor_bytes(v) for v in obj)
+    return 0
+
+
+def newest_intact_checkpoint(work_dir: str) -> Tuple[Optional[str], List[str], Optional[str]]:
+    """The checkpoint ``--resume`` should continue from, why others were skipped, and the one
+    ``work_dir/last_checkpoint`` names (None without a pointer).
+
+    Candidates are the work dir's ``*.pth`` files, newest first (``best_*`` ones, copies of an
+    earlier state, last), then the pointer's file if it lies elsewhere: a kill between publishing
+    a checkpoint and updating the pointer leaves the pointer one checkpoint behind, and the newest
+    file is what the run had reached. The first whose archive is complete (every record's
+    checksum) wins.
     """
-    candidates = []
+    pointed = None
     pointer = osp.join(work_dir, 'last_checkpoint')
     if osp.isfile(pointer):
         with open(pointer) as f:
-            candidates.append(f.read().strip())
-    found = sorted(glob.glob(osp.join(work_dir, '*.pth')), key=osp.getmtime, reverse=True)
-    candidates += [p for p in found if not any(osp.abspath(p) == osp.abspath(c)
-                                               for c in candidates)]
+            pointed = f.read().strip() or None
+    found = sorted(glob.glob(osp.join(work_dir, '*.pth')),
+                   key=lambda p: (not osp.basename(p).startswith('best_'), osp.getmtime(p), p),
+                   reverse=True)
+    candidates = found + [pointed] if pointed and not any(
+        osp.abspath(pointed) == osp.abspath(p) for p in found) else found
     skipped = []
     for path in candidates:
         problem = file_problem(path, verify_data=True)
         if problem is None:
-            return path, skipped
+            return path, skipped, pointed
         skipped.append(f'{path} {problem}')
-    return None, skipped
+    return None, skipped, pointed
 
 
 # -- comparing -------------------------------------------------------------------------------------

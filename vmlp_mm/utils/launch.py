@@ -88,6 +88,8 @@ def check_cfg_options(cfg: Config, cfg_options: dict) -> None:
                                f'a dict; set it whole, e.g. {".".join(parts[:depth])}="dict(...)"')
             if part in node:
                 node = node[part]
+                if is_last:
+                    check_value_type(key, node, cfg_options[key])
                 continue
             close = difflib.get_close_matches(part, [str(k) for k in node], n=1,
                                               cutoff=0.9 if is_last and depth else 0.6)
@@ -98,6 +100,15 @@ def check_cfg_options(cfg: Config, cfg_options: dict) -> None:
                     f'; its keys are {", ".join(sorted(map(str, node)))} (to add a section, '
                     f'give it whole: {".".join(parts[:depth + 1])}="dict(...)")')
             raise ValueError(f'--cfg-options {key}: {where} has no key {part!r}{hint}')
+
+
+def check_value_type(key: str, current, value) -> None:
+    """Refuse a text where the config has a number or a flag (``max_epochs=abc``): mmengine
+    merges it, and the run fails much later comparing a str with an int."""
+    if isinstance(current, (bool, int, float)) and isinstance(value, str):
+        kind = 'true or false' if isinstance(current, bool) else 'a number'
+        raise ValueError(f'--cfg-options {key}={value}: the config has {current!r} there, {kind}; '
+                         'give a value of that kind (quoted text stays text)')
 
 
 def drop_schedulers_after_the_run(cfg: Config) -> None:
