@@ -15,13 +15,13 @@ import os.path as osp
 import vmlp_mm  # noqa: F401  (before the upstream packages: quiets their import warnings)
 
 # isort: split
-from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.config import Config, ConfigDict
 
 from vmlp_mm.engine import CrashSafeRunner
 from vmlp_mm.engine.data_checks import SKIP_ENV
 from vmlp_mm.utils.checkpoint import require_checkpoint_file
 from vmlp_mm.utils.cli import run_main
-from vmlp_mm.utils.launch import destroy_distributed, load_config
+from vmlp_mm.utils.launch import add_cfg_options_argument, destroy_distributed, load_config
 from vmlp_mm.utils.outputs import (
     add_force_argument,
     check_output,
@@ -51,8 +51,7 @@ def parse_args():
                         'tta_model/tta_pipeline; classification: flips by default)')
     parser.add_argument('--amp', action='store_true',
                         help='inference under autocast (float16 on a GPU, bfloat16 on CPU)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries')
+    add_cfg_options_argument(parser, 'override config entries')
     parser.add_argument('--progress', action='store_true',
                         help='an updating progress line per phase on stderr: iterations done '
                         'of the total, the latest loss, the time left')

@@ -10,13 +10,13 @@ import vmlp_mm  # noqa: F401  (before the upstream packages: quiets their import
 
 # isort: split
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 from vmlp_mm.engine import CrashSafeRunner
 from vmlp_mm.engine.data_checks import SKIP_ENV
 from vmlp_mm.utils.checkpoint import require_checkpoint_file
 from vmlp_mm.utils.cli import run_main
-from vmlp_mm.utils.launch import destroy_distributed, load_config
+from vmlp_mm.utils.launch import add_cfg_options_argument, destroy_distributed, load_config
 from vmlp_mm.utils.outputs import claim_work_dir
 
 
@@ -38,8 +38,7 @@ def parse_args():
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr by the actual total batch size (auto_scale_lr)')
     parser.add_argument('--no-validate', action='store_true', help='skip validation')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries, e.g. model.backbone.with_cp=True')
+    add_cfg_options_argument(parser, 'override config entries, e.g. model.backbone.with_cp=True')
     parser.add_argument('--progress', action='store_true',
                         help='an updating progress line per phase on stderr: iterations done '
                         'of the total, the latest loss, the time left')

@@ -359,3 +359,18 @@ def test_config_values_of_the_wrong_kind_are_refused(repo_root):
     with pytest.raises(ValueError, match=r'train_cfg.max_epochs=abc: the config has 8 there, a '
                        'number'):
         load_config(osp.join(repo_root, CLS_CONFIG), {'train_cfg.max_epochs': 'abc'}, 'none')
+
+
+def test_cfg_options_take_dicts_and_name_values_they_cannot_read(capsys):
+    import argparse
+
+    from vmlp_mm.utils.launch import add_cfg_options_argument
+    parser = argparse.ArgumentParser()
+    add_cfg_options_argument(parser, '')
+    args = parser.parse_args(['--cfg-options', 'model.backbone.init_cfg=dict(type="Pretrained",'
+                              'checkpoint="a.pth",prefix="backbone.")', 'a.b=[1,2]'])
+    assert args.cfg_options == {'model.backbone.init_cfg': dict(
+        type='Pretrained', checkpoint='a.pth', prefix='backbone.'), 'a.b': [1, 2]}
+    with pytest.raises(SystemExit):
+        parser.parse_args(['--cfg-options', 'a=dict(b=__import__("os"))'])
+    assert 'a=dict(b=__import__("os")): cannot read the value' in capsys.readouterr().err

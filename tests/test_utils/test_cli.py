@@ -47,3 +47,12 @@ def test_debug_and_unexpected_errors_keep_the_trace(monkeypatch):
     monkeypatch.delenv(DEBUG_ENV)
     with pytest.raises(ZeroDivisionError):  # a bug: Python's own report
         run_main(fail(ZeroDivisionError('division by zero')))
+
+
+def test_a_tool_refusal_is_one_error_line_too(monkeypatch, capsys):
+    monkeypatch.setattr(sys, 'argv', ['tool'])
+    with pytest.raises(SystemExit) as exit_:
+        run_main(fail(SystemExit('--out x.txt: the raw predictions are a pickle, name it *.pkl')))
+    assert exit_.value.code == 1
+    assert capsys.readouterr().err == 'error: --out x.txt: the raw predictions are a pickle, ' \
+        'name it *.pkl\n'

@@ -39,6 +39,11 @@ def run_main(main: Callable[[], None]) -> None:
     except KeyboardInterrupt:
         print('interrupted', file=sys.stderr)
         sys.exit(130)
+    except SystemExit as exc:  # the tools' own refusals: raise SystemExit('message')
+        if isinstance(exc.code, str):
+            print(f'error: {exc.code}', file=sys.stderr)
+            sys.exit(1)
+        raise
     except Exception as exc:  # noqa: B902 (sorted into expected and not below)
         if debugging() or not isinstance(exc, expected_errors()):
             raise

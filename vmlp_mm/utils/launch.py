@@ -1,4 +1,6 @@
 """Launch helpers shared by tools/train.py and tools/test.py."""
+import argparse
+import ast
 import difflib
 import gc
 import inspect
@@ -8,7 +10,7 @@ import os.path as osp
 
 import torch
 import torch.distributed as dist
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 
 
@@ -30,6 +32,45 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
     cfg.model_wrapper_cfg = wrapper
     print_log(f'no GPU: distributed {dist.get_world_size()} CPU processes over gloo',
               logger='current')
+
+
+class CfgOptionsAction(DictAction):
+    """mmengine's ``--cfg-options`` parser, which also takes a dict: ``key=dict(a=1, b='x')`` or
+    ``key={'a': 1}`` (mmengine's recurses without end on them), and says which option it cannot
+    read instead of failing deep inside argparse."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        options = dict(getattr(namespace, self.dest, None) or {})
+        for item in values or []:
+            if '=' not in item:
+                parser.error(f'{option_string} {item}: expected KEY=VALUE')
+            key, value = item.split('=', maxsplit=1)
+            try:
+                options[key] = (dict_literal(value) if value.strip().startswith(('dict(', '{'))
+                                else self._parse_iterable(value))
+            except (ValueError, SyntaxError, RecursionError) as exc:
+                parser.error(f'{option_string} {item}: cannot read the value ({exc}); write '
+                             "plain values, lists [a,b], tuples (a,b) or dicts dict(a=1,b='x')")
+        setattr(namespace, self.dest, options)
+
+
+def dict_literal(text: str) -> dict:
+    """``dict(a=1, b=dict(c='x'))`` or ``{'a': 1}`` as a dict, literals only (no code runs)."""
+    def convert(node):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+                node.func.id == 'dict' and not node.args:
+            return {kw.arg: convert(kw.value) for kw in node.keywords}
+        if isinstance(node, ast.Dict):
+            return {convert(k): convert(v) for k, v in zip(node.keys, node.values)}
+        if isinstance(node, (ast.List, ast.Tuple)):
+            items = [convert(e) for e in node.elts]
+            return items if isinstance(node, ast.List) else tuple(items)
+        return ast.literal_eval(node)
+    return convert(ast.parse(text.strip(), mode='eval').body)
+
+
+def add_cfg_options_argument(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help=help)
 
 
 def load_config(path: str, cfg_options: dict, launcher: str, work_dir: str = None,
