@@ -80,9 +80,31 @@ class ModelFamily:
         ``head.fc.*``), its arch, and the backbone settings it needs beyond the arch's defaults
         (e.g. ``deploy=True`` for re-parameterised RepMLPNet weights)."""
         converter = self.load_converter()
-        state_dict, arch = converter.convert(official)
+        try:
+            state_dict, arch = converter.convert(official)
+        except CheckpointMismatchError:
+            other = self._other_family_of(official)
+            if other is None:
+                raise
+            raise CheckpointMismatchError(
+                f'the checkpoint is an official {other.backbone.__name__} checkpoint, not one of '
+                f'{self.backbone.__name__}: convert it with tools/model_converters/'
+                f'{other.name}_to_vmlp.py, or load it with a config of that family'
+            ) from None
         overrides = getattr(converter, 'backbone_overrides', lambda _: {})(official)
         return state_dict, arch, overrides
+
+    def _other_family_of(self, official: Dict[str, torch.Tensor]) -> Optional['ModelFamily']:
+        """The family whose converter takes ``official``, when this one's does not."""
+        for family in FAMILIES.values():
+            if family is self:
+                continue
+            try:
+                family.load_converter().convert(official)
+            except (CheckpointMismatchError, KeyError, ValueError, RuntimeError):
+                continue
+            return family
+        return None
 
     def config_dir(self, task: str) -> str:
         """``configs/<task>/<name>`` of the repository (may not exist outside a checkout)."""

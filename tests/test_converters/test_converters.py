@@ -186,3 +186,14 @@ def test_openmmlab_loaders_take_the_authors_file(official_keys_dir, tmp_path, mo
         with pytest.raises(CheckpointMismatchError, match=f'build the model with arch={arch!r}'):
             family.backbone(other, init_cfg=dict(type='Pretrained', checkpoint=path,
                                                  prefix='backbone.')).init_weights()
+
+
+@pytest.mark.parametrize('model_name', FAMILY_NAMES)
+def test_a_file_of_another_family_names_its_family_and_converter(official_keys_dir, model_name):
+    other = FAMILY_NAMES[(FAMILY_NAMES.index(model_name) + 1) % len(FAMILY_NAMES)]
+    official = state_dict_from_manifest(smallest_manifest(official_keys_dir, other))
+    with pytest.raises(CheckpointMismatchError, match=(
+            f'the checkpoint is an official {get_family(other).backbone.__name__} checkpoint, '
+            f'not one of {get_family(model_name).backbone.__name__}: convert it with '
+            f'tools/model_converters/{other}_to_vmlp.py')):
+        get_family(model_name).convert(official)
