@@ -85,7 +85,9 @@ def main():
         start = time.time()
         work_dir = osp.join(work_root, task)
         print(f'[demo] {task}: training {config} ...', flush=True)
-        cmd = ['tools/train.py', config, '--work-dir', work_dir, '--progress']
+        # --force: a rerun of the demo starts over (the earlier checkpoints are moved aside into
+        # work_dir/replaced-<time>, its metrics files replaced)
+        cmd = ['tools/train.py', config, '--work-dir', work_dir, '--progress', '--force']
         if cls_checkpoint is not None:
             cmd += ['--cfg-options', f'model.backbone.init_cfg.checkpoint={cls_checkpoint}']
         run(cmd, osp.join(work_root, f'{task}_train.log'))
@@ -95,7 +97,7 @@ def main():
         trained_file = osp.join(work_root, f'{task}_metrics.json')
         print(f'[demo] {task}: evaluating the trained model ...', flush=True)
         run(['tools/test.py', config, checkpoint, '--work-dir', osp.join(work_dir, 'test'),
-             '--out-metrics', trained_file, '--progress'],
+             '--out-metrics', trained_file, '--progress', '--force'],
             osp.join(work_root, f'{task}_test.log'))
         untrained_file = osp.join(work_root, f'{task}_untrained_metrics.json')
         print(f'[demo] {task}: evaluating the untrained model ...', flush=True)
