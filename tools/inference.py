@@ -18,11 +18,11 @@ import vmlp_mm  # noqa: F401  (before the upstream packages: quiets their import
 
 # isort: split
 import mmcv
-from mmengine.config import Config
 
 from vmlp_mm.engine.data_checks import image_problem
 from vmlp_mm.utils.checkpoint import load_checkpoint, require_checkpoint_file, weights_of
 from vmlp_mm.utils.cli import run_main
+from vmlp_mm.utils.launch import read_config
 from vmlp_mm.utils.outputs import (
     add_force_argument,
     check_output_folder,
@@ -155,7 +155,7 @@ def main():
     require_checkpoint_file(args.checkpoint)
     # importing the config runs its custom_imports, vmlp_mm.mmengine_loader among them: the
     # inferencers then read the checkpoint through vmlp_mm's loader
-    cfg = Config.fromfile(args.config)
+    cfg = read_config(args.config)
     task = TASKS.get(cfg.get('default_scope'))
     if task is None:
         raise SystemExit(f'{args.config}: default_scope {cfg.get("default_scope")!r} is not one '

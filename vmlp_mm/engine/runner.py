@@ -36,6 +36,7 @@ from mmengine.runner.checkpoint import _load_checkpoint_to_model
 from ..registry import HOOKS
 from ..utils.checkpoint import (
     CheckpointError,
+    file_problem,
     load_checkpoint,
     newest_intact_checkpoint,
     tensor_bytes,
@@ -175,8 +176,8 @@ class CrashSafeRunner(Runner):
                 self.logger.warning(
                     f'--resume: continuing from {found}, the newest intact checkpoint, not from '
                     f'{pointed} named by last_checkpoint ('
-                    + ('damaged or missing' if any(r.startswith(pointed + ' ') for r in skipped)
-                       else 'older: the run ended between saving and updating the pointer') + ')')
+                    + (file_problem(pointed, verify_data=True) or
+                       'older: the run ended between saving and updating the pointer') + ')')
             self._load_from = found
         super().load_or_resume()
 

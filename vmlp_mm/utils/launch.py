@@ -81,9 +81,7 @@ def load_config(path: str, cfg_options: dict, launcher: str, work_dir: str = Non
     launcher (with the CPU distributed set-up) and the work dir (default
     ``./work_dirs/<config name>``) set; with ``progress``, a progress bar per phase
     (:class:`vmlp_mm.engine.ProgressBarHook`)."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'no config file at {path}')
-    cfg = Config.fromfile(path)
+    cfg = read_config(path)
     if cfg_options:
         check_cfg_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
@@ -99,6 +97,19 @@ def load_config(path: str, cfg_options: dict, launcher: str, work_dir: str = Non
     cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs', osp.splitext(osp.basename(path))[0])
     return cfg
+
+
+def read_config(path: str) -> Config:
+    """``Config.fromfile`` with the file named in its errors (mmengine reports a syntax error
+    as in ``<unknown>``)."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'no config file at {path}')
+    try:
+        return Config.fromfile(path)
+    except SyntaxError as exc:
+        where = exc.filename if exc.filename and exc.filename != '<unknown>' else path
+        raise ValueError(f'config {where}, line {exc.lineno}: {exc.msg}; fix the file '
+                         f'(or the files it inherits with _base_)') from exc
 
 
 def check_cfg_options(cfg: Config, cfg_options: dict) -> None:
