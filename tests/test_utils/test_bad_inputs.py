@@ -374,3 +374,19 @@ def test_cfg_options_take_dicts_and_name_values_they_cannot_read(capsys):
     with pytest.raises(SystemExit):
         parser.parse_args(['--cfg-options', 'a=dict(b=__import__("os"))'])
     assert 'a=dict(b=__import__("os")): cannot read the value' in capsys.readouterr().err
+
+
+def test_a_diverged_loss_stops_the_run_naming_the_iteration_and_checkpoint():
+    from types import SimpleNamespace
+
+    from mmengine.logging import MessageHub
+
+    from vmlp_mm.engine import FiniteLossHook
+    hub = MessageHub.get_instance('finite_loss_test')
+    hub.update_info('last_ckpt', 'work/epoch_3.pth')
+    runner = SimpleNamespace(iter=41, epoch=3, message_hub=hub)
+    FiniteLossHook().after_train_iter(runner, 0, outputs={'loss': torch.tensor(2.5)})
+    with pytest.raises(ValueError, match=r'the training loss is nan at iteration 42 \(epoch 4\): '
+                       r'training diverged; resume from work/epoch_3.pth \(--resume\) with a '
+                       'lower learning rate'):
+        FiniteLossHook().after_train_iter(runner, 0, outputs={'loss': torch.tensor(float('nan'))})

@@ -1,7 +1,8 @@
 from .amp import AmpTestLoop, CPUAmpOptimWrapper
-from .hooks import ProgressBarHook, StrictCheckpointHook
+from .hooks import FiniteLossHook, ProgressBarHook, StrictCheckpointHook
 from .optim_constructor import LayerDecayOptimWrapperConstructor
 from .runner import CrashSafeCheckpointHook, CrashSafeRunner
 
 __all__ = ['AmpTestLoop', 'CPUAmpOptimWrapper', 'CrashSafeCheckpointHook', 'CrashSafeRunner',
-           'LayerDecayOptimWrapperConstructor', 'ProgressBarHook', 'StrictCheckpointHook']
+           'FiniteLossHook', 'LayerDecayOptimWrapperConstructor', 'ProgressBarHook',
+           'StrictCheckpointHook']

@@ -2,6 +2,7 @@
 import os
 import sys
 
+import torch
 from mmengine.dist import master_only
 from mmengine.hooks import Hook
 from mmengine.model import BaseTTAModel, is_model_wrapper
@@ -59,6 +60,32 @@ def state_dict_for(model, state_dict: dict, log=print) -> dict:
     ) if hasattr(backbone, '_pretrained_mismatch_hint') else ''
     raise CheckpointMismatchError('the checkpoint does not fit the model of the config: '
                                   + '; '.join(problems) + hint)
+
+
+class TrainingDivergedError(ValueError):
+    """The training loss became NaN or infinite."""
+
+
+@HOOKS.register_module()
+class FiniteLossHook(Hook):
+    """Stop at the first non-finite loss, naming the iteration and the last good checkpoint.
+
+    mmengine's ``CheckInvalidLossHook`` looks every 50 iterations and fails with an assertion;
+    a run that goes on with ``loss: nan`` only writes checkpoints of NaN weights (which
+    vmlp_mm's loader then refuses). The check reads the loss the logger reads anyway.
+    """
+    priority = 'VERY_HIGH'
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        loss = outputs.get('loss') if isinstance(outputs, dict) else None
+        if loss is None or bool(torch.isfinite(torch.as_tensor(loss)).all()):
+            return
+        last = runner.message_hub.get_info('last_ckpt')
+        raise TrainingDivergedError(
+            f'the training loss is {float(torch.as_tensor(loss).float().mean())} at iteration '
+            f'{runner.iter + 1} (epoch {runner.epoch + 1}): training diverged; '
+            + (f'resume from {last} (--resume) ' if last else 'start again ')
+            + 'with a lower learning rate or a longer warmup, or check the data')
 
 
 @HOOKS.register_module()

@@ -77,7 +77,8 @@ def load_config(path: str, cfg_options: dict, launcher: str, work_dir: str = Non
                 progress: bool = False) -> Config:
     """The config of a train/test run: ``--cfg-options`` checked and merged, checkpoints saved
     crash-safely (:class:`vmlp_mm.engine.CrashSafeCheckpointHook`) and loaded strictly
-    (:class:`vmlp_mm.engine.StrictCheckpointHook`), schedulers fitted to the run length, the
+    (:class:`vmlp_mm.engine.StrictCheckpointHook`), a diverged loss stopping the run
+    (:class:`vmlp_mm.engine.FiniteLossHook`), schedulers fitted to the run length, the
     launcher (with the CPU distributed set-up) and the work dir (default
     ``./work_dirs/<config name>``) set; with ``progress``, a progress bar per phase
     (:class:`vmlp_mm.engine.ProgressBarHook`)."""
@@ -85,7 +86,8 @@ def load_config(path: str, cfg_options: dict, launcher: str, work_dir: str = Non
     if cfg_options:
         check_cfg_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
-    cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(type='vmlp_mm.StrictCheckpointHook')]
+    cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(type='vmlp_mm.StrictCheckpointHook'),
+                        dict(type='vmlp_mm.FiniteLossHook')]
     if progress:
         cfg.custom_hooks.append(dict(type='vmlp_mm.ProgressBarHook'))
     checkpoint_hook = cfg.get('default_hooks', {}).get('checkpoint')
