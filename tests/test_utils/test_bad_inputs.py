@@ -390,3 +390,21 @@ def test_a_diverged_loss_stops_the_run_naming_the_iteration_and_checkpoint():
                        r'training diverged; resume from work/epoch_3.pth \(--resume\) with a '
                        'lower learning rate'):
         FiniteLossHook().after_train_iter(runner, 0, outputs={'loss': torch.tensor(float('nan'))})
+
+
+def test_diverged_weights_are_not_saved_over_the_last_good_checkpoint():
+    from types import SimpleNamespace
+
+    from mmengine.logging import MessageHub
+
+    from vmlp_mm.engine import CrashSafeCheckpointHook
+    hub = MessageHub.get_instance('diverged_save_test')
+    model = torch.nn.Linear(2, 2)
+    runner = SimpleNamespace(model=model, iter=7, message_hub=hub)
+    CrashSafeCheckpointHook._refuse_diverged_weights(runner)
+    with torch.no_grad():
+        model.bias[0] = float('inf')
+    with pytest.raises(ValueError, match=r'weights became non-finite \(NaN or inf\) by iteration '
+                       r'7 \(1 tensors, first bias\): training diverged, nothing saved; start '
+                       'again'):
+        CrashSafeCheckpointHook._refuse_diverged_weights(runner)

@@ -43,6 +43,7 @@ from ..utils.checkpoint import (
 )
 from ..utils.outputs import write_text_atomically, written_atomically
 from .data_checks import build_dataloader_clearly, check_num_classes
+from .hooks import TrainingDivergedError
 
 
 def rng_state() -> dict:
@@ -193,6 +194,21 @@ class CrashSafeCheckpointHook(CheckpointHook):
         if self.max_keep_ckpts > 0:  # mmengine's deque drops ids silently at maxlen; we delete them
             self.keep_ckpt_ids = type(self.keep_ckpt_ids)(self.keep_ckpt_ids)
 
+    @staticmethod
+    def _refuse_diverged_weights(runner) -> None:
+        """A model with NaN or infinite weights is not saved: the checkpoint would be the newest,
+        and unusable (vmlp_mm's loader refuses it); the last good one stays the newest."""
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        bad = [name for name, value in model.state_dict().items()
+               if value.is_floating_point() and not bool(torch.isfinite(value).all())]
+        if bad:
+            last = runner.message_hub.get_info('last_ckpt')
+            raise TrainingDivergedError(
+                f'the weights became non-finite (NaN or inf) by iteration {runner.iter} '
+                f'({len(bad)} tensors, first {bad[0]}): training diverged, nothing saved; '
+                + (f'resume from {last} (--resume) ' if last else 'start again ')
+                + 'with a lower learning rate or a longer warmup, or check the data')
+
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         checkpoint['rng_state'] = rng_state()  # restored by CrashSafeRunner.resume
 
@@ -205,6 +221,7 @@ class CrashSafeCheckpointHook(CheckpointHook):
             while len(self.keep_ckpt_ids) > self.max_keep_ckpts:
                 expired.append(self.keep_ckpt_ids.popleft())
             runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
+        self._refuse_diverged_weights(runner)
         filename = self.filename_tmpl.format(step)
         self.last_ckpt = osp.join(self.out_dir, filename)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
