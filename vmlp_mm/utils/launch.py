@@ -162,7 +162,7 @@ def check_value_type(key: str, current, value) -> None:
     if isinstance(current, (bool, int, float)) and isinstance(value, str):
         kind = 'true or false' if isinstance(current, bool) else 'a number'
         raise ValueError(f'--cfg-options {key}={value}: the config has {current!r} there, {kind}; '
-                         'give a value of that kind (quoted text stays text)')
+                         'give a value of that kind')
 
 
 def drop_schedulers_after_the_run(cfg: Config) -> None:
