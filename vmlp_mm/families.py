@@ -82,7 +82,7 @@ class ModelFamily:
         converter = self.load_converter()
         try:
             state_dict, arch = converter.convert(official)
-        except CheckpointMismatchError:
+        except (CheckpointMismatchError, KeyError):  # (a converter may miss its keys plainly)
             other = self._other_family_of(official)
             if other is None:
                 raise
