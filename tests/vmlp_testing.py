@@ -113,6 +113,19 @@ def shift_mix_args(B, C, H, W, kernel_sizes, dtype, device, shifts=MSMLP_SHIFTS,
     return (rand(B, C, H, W), rand(n), rand(C), rand(n), rand(C)), list(shifts), kernel_sizes
 
 
+def positional_mix_args(B, rows, cols, C, G, dtype, device, seed=0, spread=0.5):
+    """Tokens ``x [B, rows * cols, C]`` and score coefficients ``[G, 5]`` of Gaussians (negative
+    quadratic terms of up to ``spread``) in the op's dtype for ``dtype``, requiring grad."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(B, rows * cols, C, generator=gen, dtype=dtype)
+    coefficients = torch.stack([
+        torch.randn(G, generator=gen), torch.randn(G, generator=gen),
+        -torch.rand(G, generator=gen) * spread - 0.02, -torch.rand(G, generator=gen) * spread - 0.02,
+        torch.randn(G, generator=gen) * 0.2], dim=-1)
+    coefficients = coefficients.to(torch.float64 if dtype == torch.float64 else torch.float32)
+    return x.to(device).requires_grad_(), coefficients.to(device).requires_grad_()
+
+
 def offset_sample_args(B, H, W, C, S, dtype, device, scale=3., seed=0, special=True):
     """Channels-last ``x`` and offsets shared by ``S`` channels, requiring grad; ``special``
     adds integer and half-integer offsets and some far outside the map."""
@@ -165,7 +178,7 @@ def state_dict_from_manifest(path):
     them)."""
     import json
 
-    from vmlp_mm.backbones.posmlp import relative_offsets
+    from vmlp_mm.ops.positional_mix import relative_offsets
     with open(path) as f:
         entries = json.load(f)
     gen = torch.Generator().manual_seed(0)

@@ -39,6 +39,15 @@ def offset_sample_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
     return int(np.prod(get_shape(outputs[0])))
 
 
+def positional_mix_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
+    """``vmlp_mm::positional_mix``: what fvcore counts for the maps it never forms -- the scores
+    as a ``[G, 5] @ [5, N^2]`` matmul and the mixing as a ``[G, N, N] @ [G, N, B C / G]`` bmm
+    (the softmax is not counted)."""
+    batch, tokens, channels = get_shape(inputs[0])
+    groups = get_shape(inputs[1])[0]
+    return (groups * 5 + batch * channels) * tokens * tokens
+
+
 def baddbmm_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
     """``aten::baddbmm`` (Strip-MLP's strip FCs: the batched product and its bias in one call),
     which mmengine's analysis does not handle: the product counted as ``bmm``, the bias not, as
@@ -50,6 +59,7 @@ VMLP_OP_HANDLES = {
     'vmlp_mm::shift_mix': shift_mix_flop_jit,
     'vmlp_mm::offset_sample': offset_sample_flop_jit,
     'vmlp_mm::depthwise_conv2d': depthwise_conv2d_flop_jit,
+    'vmlp_mm::positional_mix': positional_mix_flop_jit,
     'aten::baddbmm': baddbmm_flop_jit,
 }
 

@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from vmlp_mm.backbones import PosMLP
-from vmlp_mm.backbones.posmlp import QuadraticPositionalMixing, WindowGrid, relative_offsets
+from vmlp_mm.backbones.posmlp import QuadraticPositionalMixing, WindowGrid
+from vmlp_mm.ops.positional_mix import relative_offsets
 
 
 def test_offsets_use_the_official_signs():

@@ -8,12 +8,15 @@ from vmlp_mm.ops import (
     has_ext,
     offset_sample,
     offset_sample_reference,
+    positional_mix,
+    positional_mix_reference,
     reference_ops,
     shift_mix,
     shift_mix_reference,
 )
 from vmlp_testing import DEVICES
 from vmlp_testing import offset_sample_args as offset_args
+from vmlp_testing import positional_mix_args as positional_args
 from vmlp_testing import shift_mix_args as shift_args
 
 HALF = [(torch.float16, 2e-2), (torch.bfloat16, 5e-2)]  # relative to the outputs' scale
@@ -139,6 +142,34 @@ def test_offset_sample_accepts_mixed_dtypes_under_autocast(device, path, x_dtype
     assert offset.grad.dtype == offset_dtype
 
 
+@pytest.mark.parametrize('device', DEVICES)
+@pytest.mark.parametrize('path', PATHS)
+@pytest.mark.parametrize('dtype,tol', HALF)
+@pytest.mark.parametrize('window', [(14, 14), (5, 3)])
+def test_positional_mix_half_and_autocast(device, path, dtype, tol, window):
+    """Half tokens with float32 coefficients (the scores stay float32), cast and under autocast,
+    against the float32 op; gradients reach float32 coefficients in float32."""
+    rows, cols = window
+    x, coefficients = positional_args(2, rows, cols, 24, 8, torch.float32, device)
+    ref = positional_mix_reference(x, coefficients, rows, cols)
+    grad = torch.randn_like(ref)
+    refs = torch.autograd.grad(ref, (x, coefficients), grad)
+    hx = x.detach().to(dtype).requires_grad_()
+    out = run_path(path, positional_mix, hx, coefficients, rows, cols)
+    assert out.dtype == dtype
+    assert_close_in(out, ref, tol)
+    gx, gc = torch.autograd.grad(out, (hx, coefficients), grad.to(dtype))
+    assert gx.dtype == dtype and gc.dtype == torch.float32
+    assert_close_in(gx, refs[0], tol)
+    assert_close_in(gc, refs[1], tol)
+    with torch.autocast(device, dtype=dtype):
+        out = run_path(path, positional_mix, x, coefficients, rows, cols)
+    assert out.dtype == dtype
+    assert_close_in(out, ref, tol)
+    out.float().sum().backward()
+    assert x.grad.dtype == coefficients.grad.dtype == torch.float32
+
+
 @pytest.mark.parametrize('path', PATHS)
 def test_mixed_dtypes_outside_autocast_name_both(path):
     x, offset = offset_args(1, 5, 6, 8, 2, torch.float32, 'cpu')
@@ -162,6 +193,8 @@ def test_opcheck_half(dtype):
     x, weight = torch.randn(2, 6, 5, 7, dtype=dtype), torch.randn(6, 1, 3, 7, dtype=dtype)
     torch.library.opcheck(torch.ops.vmlp_mm.depthwise_conv2d.default,
                           (x.requires_grad_(), weight.requires_grad_()))
+    x, coefficients = positional_args(2, 3, 4, 8, 2, dtype, 'cpu')
+    torch.library.opcheck(torch.ops.vmlp_mm.positional_mix.default, (x, coefficients, 3, 4))
 
 
 @pytest.mark.skipif(not has_ext(), reason='vmlp_mm._ext is not built')

@@ -11,21 +11,10 @@ import torch.nn.functional as F
 from mmcv.cnn.bricks import DropPath
 from mmengine.model.weight_init import trunc_normal_
 
+from ..ops.positional_mix import positional_maps, positional_mix, score_dtype
 from ..registry import MODELS
 from .base import VisionMLPBackbone, VisionMLPStage, run_block
 from .layers import LayerNorm2d
-
-
-def relative_offsets(rows: int, cols: int) -> torch.Tensor:
-    """``[5, N, N]`` features ``(dx, dy, dx^2, dy^2, dx*dy)`` of source n relative to target m
-    in a ``rows x cols`` window (token t = row * cols + col), with the official signs:
-    ``dx = col(n) - col(m)`` but ``dy = row(m) - row(n)``; the learned centres carry these
-    signs."""
-    row = torch.arange(rows).repeat_interleave(cols)
-    col = torch.arange(cols).repeat(rows)
-    dx = (col[None, :] - col[:, None]).float()
-    dy = (row[:, None] - row[None, :]).float()
-    return torch.stack([dx, dy, dx * dx, dy * dy, dx * dy])
 
 
 @dataclass(frozen=True)
@@ -109,9 +98,10 @@ class QuadraticPositionalMixing(nn.Module):
     is learned for the ``window_size`` square and is resized (bilinear) for a grid whose full
     windows have another shape, then cropped to a ragged window's top-left part.
 
-    The scores and the softmax are computed in float32 whatever the parameters' and inputs'
-    dtype (offsets up to the window side, squared, lose whole units in bfloat16); the mixing GEMM
-    runs in the inputs' dtype.
+    The mixing is the fused op :func:`~vmlp_mm.ops.positional_mix` per window shape: it never
+    forms the ``[G, N, N]`` maps of a window, so a window's memory does not grow with N^2. Its
+    scores and softmax are in float32 whatever the parameters' and inputs' dtype (offsets up to
+    the window side, squared, lose whole units in bfloat16).
 
     Args:
         window_size: side of the windows the weights were trained with.
@@ -128,22 +118,25 @@ class QuadraticPositionalMixing(nn.Module):
                                     + torch.randn(groups, 2, 2) * 1e-2)
         self.token_bias = nn.Parameter(torch.zeros(window_size**2))
 
-    def position_maps(self, rows: int, cols: int) -> torch.Tensor:
-        """``[G, N, N]`` maps of a ``rows x cols`` window (float32, or float64 for float64
-        parameters): row m holds target m's weights over the source tokens."""
-        dtype = torch.promote_types(self.centers.dtype, torch.float32)
+    def coefficients(self, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """``[G, 5]`` coefficients of the scores on ``(dx, dy, dx^2, dy^2, dx dy)``, in ``dtype``
+        (float32, or float64 for float64 inputs; see :mod:`vmlp_mm.ops.positional_mix`)."""
         with torch.autocast(self.centers.device.type, enabled=False):
             spreads, centers = self.spreads.to(dtype), self.centers.to(dtype)
             inv_cov = spreads @ spreads.transpose(1, 2)
             a, b, c, d = inv_cov[:, 0, 0], inv_cov[:, 0, 1], inv_cov[:, 1, 1], inv_cov[:, 1, 0]
             mu_x, mu_y = centers[:, 0], centers[:, 1]
-            # -(v - mu)^T A (v - mu) / 2 without its constant, on (dx, dy, dx^2, dy^2, dx dy):
-            # one [G, 5] @ [5, N * N] GEMM, which keeps nothing of size G * N^2 for backward
-            coefficients = torch.stack([a * mu_x + b * mu_y, c * mu_y + d * mu_x, -a / 2,
-                                        -c / 2, -(b + d) / 2], dim=-1)
-            features = relative_offsets(rows, cols).to(coefficients)
-            scores = coefficients @ features.view(5, -1)
-            return scores.view(self.groups, rows * cols, rows * cols).softmax(-1)
+            # -(v - mu)^T A (v - mu) / 2 without its constant, which the softmax drops
+            return torch.stack([a * mu_x + b * mu_y, c * mu_y + d * mu_x, -a / 2, -c / 2,
+                                -(b + d) / 2], dim=-1)
+
+    def position_maps(self, rows: int, cols: int) -> torch.Tensor:
+        """``[G, N, N]`` maps of a ``rows x cols`` window (float32, or float64 for float64
+        parameters): row m holds target m's weights over the source tokens. The forward never
+        forms them (:func:`~vmlp_mm.ops.positional_mix`); they are for analysis and the
+        official formulation."""
+        dtype = torch.promote_types(self.centers.dtype, torch.float32)
+        return positional_maps(self.coefficients(dtype), rows, cols)
 
     def window_bias(self, window: Tuple[int, int]) -> torch.Tensor:
         """``[a, b]`` token bias of a grid's full windows of shape ``window``."""
@@ -157,19 +150,15 @@ class QuadraticPositionalMixing(nn.Module):
     def forward(self, u: torch.Tensor, gate: torch.Tensor, grid: WindowGrid) -> torch.Tensor:
         """Returns ``mix(u) * gate`` for ``[B, T, C]`` tokens laid out by ``grid``."""
         b, _, c = u.shape
-        g = self.groups
+        coefficients = self.coefficients(score_dtype(u.dtype))
         bias = self.window_bias(grid.window)
         outputs = []
         for (window, rows, cols), (window_gate, _, _) in zip(grid.windows(u),
                                                              grid.windows(gate)):
             n = rows * cols
-            maps = self.position_maps(rows, cols).to(u.dtype)
-            # one batched GEMM over the groups: [G, N, N] @ [G, N, B * W * C / G]
-            grouped = window.reshape(b, -1, n, c // g, g).permute(4, 2, 0, 1, 3).reshape(g, n, -1)
-            mixed = torch.bmm(maps, grouped).view(g, n, b, -1, c // g)
-            mixed = mixed.permute(2, 3, 1, 4, 0).reshape(b, -1, n, c)
-            token_bias = bias[:rows, :cols].reshape(1, 1, n, 1).to(mixed.dtype)
-            outputs.append(((mixed + token_bias) * window_gate).view(b, -1, c))
+            mixed = positional_mix(window.reshape(-1, n, c), coefficients, rows, cols)
+            token_bias = bias[:rows, :cols].reshape(1, n, 1).to(mixed.dtype)
+            outputs.append(((mixed + token_bias).view(b, -1, n, c) * window_gate).view(b, -1, c))
         return outputs[0] if len(outputs) == 1 else torch.cat(outputs, 1)
 
 

@@ -9,6 +9,7 @@ from typing import Dict, Tuple
 
 import torch
 
+from ..ops.positional_mix import relative_offsets
 from .base import CheckpointMismatchError, match_arch, rename_keys
 
 _BLOCK = r'^levels\.(\d+)\.encoder\.(\d+)\.'
@@ -66,7 +67,6 @@ def infer_arch(state_dict: Dict[str, torch.Tensor]) -> str:
 
 def convert(state_dict: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], str]:
     """Returns the converted state dict and the arch name."""
-    from vmlp_mm.backbones.posmlp import relative_offsets
     arch = infer_arch(state_dict)
     for key, value in state_dict.items():
         if re.search(_REL_INDICES, key):

@@ -17,6 +17,10 @@ TORCH_LIBRARY(vmlp_mm, m) {
   m.def(
       "offset_sample_backward(Tensor grad_out, Tensor x, Tensor offset, int axis) -> "
       "(Tensor, Tensor)");
+  m.def("positional_mix(Tensor x, Tensor coefficients, int rows, int cols) -> Tensor");
+  m.def(
+      "positional_mix_backward(Tensor grad_out, Tensor x, Tensor coefficients, int rows, "
+      "int cols) -> (Tensor, Tensor)");
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {

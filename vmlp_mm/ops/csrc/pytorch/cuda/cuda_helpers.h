@@ -16,18 +16,40 @@ inline int blocks_for(int64_t n) {
 }
 
 #ifdef __CUDACC__
-// The sum of every thread's `value` over a block of kThreads threads, valid in thread 0 (the
-// weight-gradient kernels reduce one weight per block). Every thread of the block must call it.
-template <typename T>
-__device__ T block_sum(T value) {
+// `op` over every thread's `value` in a block of kThreads threads, returned to every thread.
+// Every thread of the block must call it; calls may follow each other (the shared array is only
+// written again once every thread has read the result).
+template <typename T, typename Op>
+__device__ T block_reduce(T value, Op op) {
   __shared__ T partial[kThreads];
   partial[threadIdx.x] = value;
   __syncthreads();
   for (int stride = kThreads / 2; stride > 0; stride >>= 1) {
-    if (threadIdx.x < stride) partial[threadIdx.x] += partial[threadIdx.x + stride];
+    if (threadIdx.x < stride) {
+      partial[threadIdx.x] = op(partial[threadIdx.x], partial[threadIdx.x + stride]);
+    }
     __syncthreads();
   }
-  return partial[0];
+  const T result = partial[0];
+  __syncthreads();
+  return result;
+}
+
+struct SumOp {
+  template <typename T>
+  __device__ T operator()(T a, T b) const { return a + b; }
+};
+
+struct MaxOp {
+  template <typename T>
+  __device__ T operator()(T a, T b) const { return a > b ? a : b; }
+};
+
+// The sum of every thread's `value` over the block (the weight-gradient kernels reduce one
+// weight per block).
+template <typename T>
+__device__ T block_sum(T value) {
+  return block_reduce(value, SumOp());
 }
 #endif
 

@@ -1,0 +1,201 @@
+// CPU kernels of the positional-mixing op: the two per-tile kernels of the driver
+// (positional_mix.cpp), one target row (group g, target m) at a time, rows split over threads.
+//
+// A group's score depends only on the relative offset (dx, dy), of which a rows x cols window
+// has (2 rows - 1)(2 cols - 1), about 4N, against the N^2 weights of a tile's group. So each
+// call first tabulates exp(score - the group's largest score) over the offsets, in float64
+// (4N exponentials instead of N^2), and a target's unnormalised weights are then contiguous
+// segments of that table, one per source row: forming a weight is a load and a multiply, which
+// vectorises. The softmax is invariant to the constant subtracted; float64's range (e^-708)
+// keeps every weight that float32 can represent unless a target's own best score lies ~570
+// below the group's, where its row is computed directly (exp of score - the row's max).
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "../positional_mix.h"
+#include "cpu_helpers.h"
+#include "positional_mix_common.h"
+
+namespace vmlp_mm {
+namespace {
+
+// A row's table sum below this means its weights lie far below the group's peak (see above).
+constexpr double kSmallestTableSum = 1e-250;
+
+// The offsets table of one group: exp(score(dx, dy) - max score), row dy + rows - 1, column
+// dx + cols - 1.
+struct OffsetTable {
+  int64_t rows, cols;
+  std::vector<double> values;
+
+  OffsetTable(const double* c, int64_t rows, int64_t cols)
+      : rows(rows), cols(cols), values((2 * rows - 1) * (2 * cols - 1)) {
+    const int64_t width = 2 * cols - 1;
+    double max = -std::numeric_limits<double>::infinity();
+    for (int64_t dy = 1 - rows; dy < rows; ++dy) {
+      const SourceRowScore<double> score(c, static_cast<double>(dy));
+      double* row = values.data() + (dy + rows - 1) * width;
+      for (int64_t dx = 1 - cols; dx < cols; ++dx) {
+        row[dx + cols - 1] = score(static_cast<double>(dx));
+        max = std::max(max, row[dx + cols - 1]);
+      }
+    }
+    for (double& v : values) v = std::exp(v - max);
+  }
+
+  // The table entries of target (row, col)'s sources in source row r: cols contiguous values.
+  const double* segment(int64_t row, int64_t col, int64_t r) const {
+    return values.data() + (row - r + rows - 1) * (2 * cols - 1) + (cols - 1 - col);
+  }
+};
+
+// probs[n] = softmax_n score(m, n) for target (row, col), from the group's table.
+template <typename T>
+VMLP_INLINE void fill_row(const OffsetTable& table, const double* c, int64_t row, int64_t col,
+                          T* probs) {
+  const int64_t rows = table.rows, cols = table.cols;
+  double sum = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const double* e = table.segment(row, col, r);
+#pragma omp simd reduction(+ : sum)
+    for (int64_t q = 0; q < cols; ++q) sum += e[q];
+  }
+  if (sum >= kSmallestTableSum && std::isfinite(sum)) {
+    const double inv = 1. / sum;
+    for (int64_t r = 0; r < rows; ++r) {
+      const double* e = table.segment(row, col, r);
+      T* p = probs + r * cols;
+#pragma omp simd
+      for (int64_t q = 0; q < cols; ++q) p[q] = static_cast<T>(e[q] * inv);
+    }
+    return;
+  }
+  // far from the group's peak (or non-finite coefficients): this row's own softmax
+  std::vector<double> scores(rows * cols);
+  double max = -std::numeric_limits<double>::infinity();
+  for (int64_t r = 0; r < rows; ++r) {
+    const SourceRowScore<double> score(c, static_cast<double>(row - r));
+    for (int64_t q = 0; q < cols; ++q) {
+      scores[r * cols + q] = score(static_cast<double>(q - col));
+      max = std::max(max, scores[r * cols + q]);
+    }
+  }
+  double total = 0;
+  for (double& s : scores) total += s = std::exp(s - max);
+  for (int64_t n = 0; n < rows * cols; ++n) probs[n] = static_cast<T>(scores[n] / total);
+}
+
+// partial[0..4] = sum_n dS[n] f(m, n) with dS = P (dP - sum_n P dP), features in the order
+// dx, dy, dx^2, dy^2, dx dy: per source row (fixed dy) only sums of dS, dS dx and dS dx^2 are
+// needed, the dy terms multiply them once per row.
+template <typename T>
+VMLP_INLINE void coefficient_grads_row(const T* probs, const T* grad_probs, int64_t rows,
+                                       int64_t cols, int64_t row, int64_t col, T* partial) {
+  const int64_t N = rows * cols;
+  T dot = 0;
+#pragma omp simd reduction(+ : dot)
+  for (int64_t n = 0; n < N; ++n) dot += probs[n] * grad_probs[n];
+  T g[kPositionalFeatures] = {0, 0, 0, 0, 0};
+  const int width = static_cast<int>(cols), offset = static_cast<int>(col);
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* p = probs + r * cols;
+    const T* dp = grad_probs + r * cols;
+    T s0 = 0, s1 = 0, s2 = 0;
+#pragma omp simd reduction(+ : s0, s1, s2)
+    for (int q = 0; q < width; ++q) {
+      const T ds = p[q] * (dp[q] - dot);
+      const T dx = static_cast<T>(q - offset);
+      s0 += ds;
+      s1 += ds * dx;
+      s2 += ds * dx * dx;
+    }
+    const T dy = static_cast<T>(row - r);
+    g[0] += s1;
+    g[1] += s0 * dy;
+    g[2] += s2;
+    g[3] += s0 * dy * dy;
+    g[4] += s1 * dy;
+  }
+  std::copy(g, g + kPositionalFeatures, partial);
+}
+
+#define VMLP_ROW_KERNELS(T)                                                                     \
+  VMLP_MULTIVERSION void fill_row_mv(const OffsetTable& table, const double* c, int64_t row,    \
+                                     int64_t col, T* probs) {                                   \
+    fill_row(table, c, row, col, probs);                                                        \
+  }                                                                                             \
+  VMLP_MULTIVERSION void coefficient_grads_row_mv(const T* probs, const T* grad_probs,          \
+                                                  int64_t rows, int64_t cols, int64_t row,      \
+                                                  int64_t col, T* partial) {                    \
+    coefficient_grads_row(probs, grad_probs, rows, cols, row, col, partial);                    \
+  }
+VMLP_ROW_KERNELS(float)
+VMLP_ROW_KERNELS(double)
+#undef VMLP_ROW_KERNELS
+
+// Rows of about 16 Ki sources per task: the smallest windows (49 tokens) still batch enough work.
+int64_t grain(int64_t tokens) { return std::max<int64_t>(1, (int64_t(1) << 14) / tokens); }
+
+void fill_probs_cpu(const at::Tensor& coefficients, int64_t rows, int64_t cols, int64_t m0,
+                    at::Tensor& probs) {
+  const int64_t groups = probs.size(0), targets = probs.size(1), N = probs.size(2);
+  const at::Tensor coef = coefficients.to(at::kDouble).contiguous();
+  const double* c = coef.data_ptr<double>();
+  std::vector<OffsetTable> tables;
+  tables.reserve(groups);
+  for (int64_t g = 0; g < groups; ++g) tables.emplace_back(c + g * kPositionalFeatures, rows, cols);
+  AT_DISPATCH_FLOATING_TYPES(probs.scalar_type(), "positional_mix_fill_probs_cpu", [&] {
+    scalar_t* p = probs.data_ptr<scalar_t>();
+    at::parallel_for(0, groups * targets, grain(N), [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const int64_t g = i / targets, m = m0 + i % targets;
+        fill_row_mv(tables[g], c + g * kPositionalFeatures, m / cols, m % cols, p + i * N);
+      }
+    });
+  });
+}
+
+void coefficient_grads_cpu(const at::Tensor& probs, const at::Tensor& grad_probs, int64_t rows,
+                           int64_t cols, int64_t m0, at::Tensor& partial) {
+  const int64_t targets = probs.size(1), N = probs.size(2);
+  AT_DISPATCH_FLOATING_TYPES(probs.scalar_type(), "positional_mix_coefficient_grads_cpu", [&] {
+    const scalar_t* p = probs.data_ptr<scalar_t>();
+    const scalar_t* dp = grad_probs.data_ptr<scalar_t>();
+    scalar_t* out = partial.data_ptr<scalar_t>();
+    at::parallel_for(0, probs.size(0) * targets, grain(N), [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const int64_t m = m0 + i % targets;
+        coefficient_grads_row_mv(p + i * N, dp + i * N, rows, cols, m / cols, m % cols,
+                                 out + i * kPositionalFeatures);
+      }
+    });
+  });
+}
+
+constexpr PositionalMixKernels kCpuKernels{&fill_probs_cpu, &coefficient_grads_cpu};
+
+at::Tensor positional_mix_cpu(const at::Tensor& x, const at::Tensor& coefficients, int64_t rows,
+                              int64_t cols) {
+  return positional_mix_forward(x, coefficients, rows, cols, kCpuKernels);
+}
+
+std::tuple<at::Tensor, at::Tensor> positional_mix_backward_cpu(const at::Tensor& grad_out,
+                                                               const at::Tensor& x,
+                                                               const at::Tensor& coefficients,
+                                                               int64_t rows, int64_t cols) {
+  return positional_mix_backward(grad_out, x, coefficients, rows, cols, kCpuKernels);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(vmlp_mm, CPU, m) {
+  m.impl("positional_mix", &positional_mix_cpu);
+  m.impl("positional_mix_backward", &positional_mix_backward_cpu);
+}
+
+}  // namespace vmlp_mm
