@@ -118,10 +118,10 @@ def positional_mix_args(B, rows, cols, C, G, dtype, device, seed=0, spread=0.5):
     quadratic terms of up to ``spread``) in the op's dtype for ``dtype``, requiring grad."""
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(B, rows * cols, C, generator=gen, dtype=dtype)
-    coefficients = torch.stack([
-        torch.randn(G, generator=gen), torch.randn(G, generator=gen),
-        -torch.rand(G, generator=gen) * spread - 0.02, -torch.rand(G, generator=gen) * spread - 0.02,
-        torch.randn(G, generator=gen) * 0.2], dim=-1)
+    linear = torch.randn(G, 2, generator=gen)
+    quadratic = -torch.rand(G, 2, generator=gen) * spread - 0.02
+    cross = torch.randn(G, 1, generator=gen) * 0.2
+    coefficients = torch.cat([linear, quadratic, cross], dim=-1)
     coefficients = coefficients.to(torch.float64 if dtype == torch.float64 else torch.float32)
     return x.to(device).requires_grad_(), coefficients.to(device).requires_grad_()
 
