@@ -50,7 +50,8 @@ def benchmark_rows(repo_root, config, *args):
          '64', '--warmup', '1', '--repeats', '1', *args], cwd=repo_root, capture_output=True,
         text=True)
     assert result.returncode == 0, result.stderr[-2000:]
-    # | config | variant | dtype | channels_last | compile | ms / batch | images / s | peak MiB |
+    # | config | variant | dtype | channels_last | compile | ops | ms / batch | images / s |
+    # peak MiB |
     # (the config column left out)
     return [line.split('|')[2:-1] for line in result.stdout.splitlines()
             if line.startswith('| ') and line.split('|')[3].strip() in ('fp32', 'bf16')]
@@ -63,6 +64,13 @@ def test_benchmark_tool_prints_a_row_per_setting(repo_root):
     assert [(r[0].strip(), r[2].strip()) for r in rows] == [
         ('model.backbone.deploy=False', 'off'), ('model.backbone.deploy=False', 'on'),
         ('model.backbone.deploy=True', 'off'), ('model.backbone.deploy=True', 'on')]
+    assert all(float(r[5]) > 0 for r in rows)
+
+
+def test_benchmark_tool_compares_ops_with_their_references(repo_root):
+    rows = benchmark_rows(repo_root, get_family('posmlp').demo_config('classification'),
+                          '--ops', 'kernels', 'references', '--train')
+    assert [r[4].strip() for r in rows] == ['kernels', 'references']
     assert all(float(r[5]) > 0 for r in rows)
 
 

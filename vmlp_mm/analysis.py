@@ -1,11 +1,16 @@
 """What the analysis tools share: FLOP counting with mmengine's analysis (fvcore conventions:
 one multiply-add = one FLOP), with handles for the vmlp_mm ops so that they are counted, not
-skipped, and the benchmarks' timing protocol.
+skipped, and the benchmarks' timing protocol and peak-memory measurement.
 
     analyzer = flop_analyzer(model, inputs)
     analyzer.total(), analyzer.by_operator(), analyzer.unsupported_ops()
 """
+import contextlib
+import ctypes
+import ctypes.util
+import gc
 import statistics
+import threading
 import time
 from typing import Any, Callable, List
 
@@ -93,3 +98,41 @@ def seconds_per_call(fn: Callable[[], Any], warmup: int, repeats: int,
 def median_seconds(fn: Callable[[], Any], warmup: int, repeats: int, device: str) -> float:
     """The median of :func:`seconds_per_call`."""
     return statistics.median(seconds_per_call(fn, warmup, repeats, device))
+
+
+def resident_bytes() -> int:
+    """This process's resident memory (Linux)."""
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * 4096
+
+
+@contextlib.contextmanager
+def peak_memory(device: str):
+    """Yields a dict whose ``'bytes'`` is set, on exit, to the peak memory above the start."""
+    result = {}
+    if device == 'cuda':
+        torch.cuda.synchronize()
+        start = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        yield result
+        torch.cuda.synchronize()
+        result['bytes'] = torch.cuda.max_memory_allocated() - start
+        return
+    # hand the memory freed by earlier rows back to the system first, or a row reusing it
+    # would show no growth
+    gc.collect()
+    ctypes.CDLL(ctypes.util.find_library('c')).malloc_trim(0)
+    start, peak, done = resident_bytes(), [0], threading.Event()
+
+    def sample():
+        while not done.wait(1e-3):
+            peak[0] = max(peak[0], resident_bytes())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield result
+    finally:
+        done.set()
+        sampler.join()
+        result['bytes'] = max(peak[0], resident_bytes()) - start

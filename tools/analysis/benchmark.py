@@ -4,7 +4,8 @@ protocol.
     python tools/analysis/benchmark.py CONFIG [CONFIG ...] [--part backbone|model] [--batch 8]
         [--shape H W] [--device cpu|cuda] [--warmup 3] [--repeats 10] [--rounds 1] [--train]
         [--per-gflop] [--dtype fp32 bf16 ...] [--channels-last off on ...]
-        [--compile off on ...] [--variant model.backbone.KEY=VALUE ... --variant ...]
+        [--compile off on ...] [--ops kernels references]
+        [--variant model.backbone.KEY=VALUE ... --variant ...]
 
 Protocol: eval mode, no grad, random ``batch x 3 x H x W`` input, ``--warmup`` untimed calls
 (also absorbing torch.compile's compilation), then the median of ``--repeats`` timed calls
@@ -12,7 +13,9 @@ Protocol: eval mode, no grad, random ``batch x 3 x H x W`` input, ``--warmup`` u
 forward, the sum of the outputs' means, backward. Every combination of the given configs,
 variants (each a set of config options, e.g. ``--variant model.backbone.dense_policy=global
 --variant model.backbone.dense_policy=windowed``), dtypes (bf16, fp16 = autocast), memory
-formats and compile settings is one row of the printed table, measured in this process.
+formats, compile settings and ops (``--ops references``: every vmlp_mm op through its
+pure-PyTorch reference, the formulation it replaced) is one row of the printed table,
+measured in this process.
 ``--rounds R`` (R > 1) keeps every row's model and measures the rows in turn R times, the median
 then taken over all R x repeats calls: on a shared machine, load that comes and goes then falls
 on every row alike, which is what a side-by-side comparison needs. ``--per-gflop`` adds the
@@ -25,18 +28,15 @@ sampled every millisecond.
 """
 import argparse
 import contextlib
-import ctypes
-import ctypes.util
-import gc
 import itertools
 import os.path as osp
 import statistics
-import threading
 
 import torch
 from mmengine.config import Config, DictAction
 
-from vmlp_mm.analysis import flop_analyzer, seconds_per_call
+from vmlp_mm.analysis import flop_analyzer, peak_memory, seconds_per_call
+from vmlp_mm.ops import reference_ops
 from vmlp_mm.utils.cli import run_main
 from vmlp_mm.utils.config_model import TensorForward, build_config_model, default_shape
 
@@ -58,48 +58,13 @@ def parse_args():
     parser.add_argument('--dtype', nargs='+', choices=['fp32', 'bf16', 'fp16'], default=['fp32'])
     parser.add_argument('--channels-last', nargs='+', choices=['off', 'on'], default=['off'])
     parser.add_argument('--compile', nargs='+', choices=['off', 'on'], default=['off'])
+    parser.add_argument('--ops', nargs='+', choices=['kernels', 'references'],
+                        default=['kernels'], help="vmlp_mm's ops or their references")
     parser.add_argument('--train', action='store_true', help='time forward + backward')
     parser.add_argument('--variant', nargs='+', action='append', metavar='KEY=VALUE',
                         help='config options of one variant (repeat for several)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args()
-
-
-def resident_bytes() -> int:
-    with open('/proc/self/statm') as f:
-        return int(f.read().split()[1]) * 4096
-
-
-@contextlib.contextmanager
-def peak_memory(device: str):
-    """Yields a dict whose ``'bytes'`` is set, on exit, to the peak memory above the start."""
-    result = {}
-    if device == 'cuda':
-        torch.cuda.synchronize()
-        start = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-        yield result
-        torch.cuda.synchronize()
-        result['bytes'] = torch.cuda.max_memory_allocated() - start
-        return
-    # hand the memory freed by earlier rows back to the system first, or a row reusing it
-    # would show no growth
-    gc.collect()
-    ctypes.CDLL(ctypes.util.find_library('c')).malloc_trim(0)
-    start, peak, done = resident_bytes(), [0], threading.Event()
-
-    def sample():
-        while not done.wait(1e-3):
-            peak[0] = max(peak[0], resident_bytes())
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        yield result
-    finally:
-        done.set()
-        sampler.join()
-        result['bytes'] = max(peak[0], resident_bytes()) - start
 
 
 def build(cfg: Config, part: str, shape, device: str) -> torch.nn.Module:
@@ -120,9 +85,10 @@ class Row:
     """One row of the table: a built model in one setting, and the calls timed so far."""
 
     def __init__(self, args, config: str, cfg: Config, shape, x, variant, dtype, channels_last,
-                 compiled):
+                 compiled, ops):
         self.args, self.config, self.variant = args, config, variant
         self.dtype, self.channels_last, self.compiled = dtype, channels_last, compiled
+        self.ops = ops
         self.module = build(cfg, args.part, shape, args.device)
         self.gflops = image_gflops(self.module, x[:1]) if args.per_gflop else None
         if args.train:
@@ -141,6 +107,10 @@ class Row:
                               dtype=torch.bfloat16 if self.dtype == 'bf16' else torch.float16)
 
     def call(self):
+        with reference_ops() if self.ops == 'references' else contextlib.nullcontext():
+            self._call()
+
+    def _call(self):
         if self.args.train:
             with self.autocast():
                 loss = outputs_mean(self.run(self.inputs))
@@ -162,7 +132,7 @@ class Row:
         seconds = statistics.median(self.times)
         batch = self.args.batch
         cells = [self.config, ' '.join(self.variant) or '-', self.dtype, self.channels_last,
-                 self.compiled, f'{seconds * 1e3:.1f}', f'{batch / seconds:.1f}',
+                 self.compiled, self.ops, f'{seconds * 1e3:.1f}', f'{batch / seconds:.1f}',
                  f'{self.peak_bytes / 2**20:.0f}']
         if self.gflops is not None:
             cells += [f'{self.gflops:.4g}', f'{seconds * 1e3 / (batch * self.gflops):.4g}']
@@ -192,20 +162,20 @@ def main():
           f'{shape[0]}x{shape[1]}, {args.device}, median of {args.rounds} x {args.repeats} '
           f'calls after {args.warmup} warm-up calls'
           + (f' (rows measured in turn, {args.rounds} rounds)' if args.rounds > 1 else ''))
-    header = ['config', 'variant', 'dtype', 'channels_last', 'compile', 'ms / batch',
+    header = ['config', 'variant', 'dtype', 'channels_last', 'compile', 'ops', 'ms / batch',
               'images / s', 'peak MiB'] + (['GFLOPs / image', 'ms / GFLOP'] if args.per_gflop
                                             else [])
     print('| ' + ' | '.join(header) + ' |')
     print('|' + '---|' * len(header))
     settings = itertools.product(args.configs, args.variant or [[]], args.dtype,
-                                 args.channels_last, args.compile)
+                                 args.channels_last, args.compile, args.ops)
 
-    def make_row(config, variant, dtype, channels_last, compiled):
+    def make_row(config, variant, dtype, channels_last, compiled, ops):
         cfg = base_cfgs[config].copy()
         cfg.merge_from_dict({key: DictAction._parse_iterable(value)
                              for key, value in (option.split('=', 1) for option in variant)})
         name = osp.splitext(osp.basename(config))[0]
-        return Row(args, name, cfg, shape, x, variant, dtype, channels_last, compiled)
+        return Row(args, name, cfg, shape, x, variant, dtype, channels_last, compiled, ops)
 
     if args.rounds == 1:  # one row at a time, each model freed before the next is built
         for setting in settings:

@@ -1,7 +1,8 @@
 """Time the fused vmlp_mm ops against their references and the official formulations.
 
     python tools/analysis/benchmark_ops.py [--device cpu|cuda] [--batch 32] [--repeats 5]
-        [--only shift_mix offset_sample backbones repmlp_deploy posmlp_stripmlp depthwise_conv]
+        [--only shift_mix offset_sample backbones repmlp_deploy posmlp_stripmlp depthwise_conv
+               positional_mix]
 
 shift_mix: MS-MLP-T's four stage shapes at 224 input (C = 96/192/384/768 at 56/28/14/7,
 kernel sizes of the official YAML), three ways: the fused op on channels-last maps (the memory
@@ -35,6 +36,13 @@ depthwise_conv: Strip-MLP-T's depthwise convolutions (7x7 and 3x3 on C, 3x7 and 
 at 56/28/14/7, batch --batch // 4), forward + backward, three ways: ``nn.Conv2d`` on NCHW and on
 channels-last maps (oneDNN/cuDNN) and the ``depthwise_conv2d`` op (whose weight gradient is
 ours).
+
+positional_mix: PosMLP's positional mixing alone, the op against its reference (the formulation
+PosMLP ran before: a window's [G, N, N] maps formed, soft-maxed and kept for the backward), on
+one window of PosMLP-T's stage 3 (C = 768 gated channels, G = 32, batch 1) of N = 196 (14 x 14,
+224 input), 1024 (32 x 32, 512 x 512), 1,900 (25 x 76: half the 800 x 1216 map) and 3,800
+(50 x 76, all of it) tokens: forward, forward + backward, and the peak memory of a forward +
+backward above the inputs.
 """
 import argparse
 import functools
@@ -43,7 +51,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from vmlp_mm.analysis import median_seconds
+from vmlp_mm.analysis import median_seconds, peak_memory
 from vmlp_mm.backbones import MSMLP, ActiveMLP, PosMLP, RepMLPNet, StripMLP
 from vmlp_mm.backbones.posmlp import QuadraticPositionalMixing, WindowGrid
 from vmlp_mm.backbones.stripmlp import StripFC
@@ -62,6 +70,8 @@ from vmlp_mm.ops import (
     offset_sample,
     offset_sample_reference,
     pack_depthwise,
+    positional_mix,
+    positional_mix_reference,
     reference_ops,
     shift_mix_reference,
 )
@@ -272,6 +282,32 @@ def bench_depthwise_conv(args):
                   f'{last:.2f} | {ours:.2f} | {last / ours:.2f}x |')
 
 
+def bench_positional_mix(args):
+    print(f'\nPosMLP-T stage-3 positional mixing, one window, batch 1, C=768, G=32, {args.device}, '
+          f'median of {args.repeats}, ms; peak MiB of a forward + backward')
+    print('| window | N | forward: reference | op | speed-up | forward + backward: reference | '
+          'op | speed-up | peak MiB: reference | op |')
+    print('|---|---|---|---|---|---|---|---|---|---|')
+    for rows, cols in ((14, 14), (32, 32), (25, 76), (50, 76)):
+        x, coefficients = (torch.randn(1, rows * cols, 768, device=args.device),
+                           QuadraticPositionalMixing(14, 32).to(args.device).coefficients())
+        x.requires_grad_()
+        cells = {}
+        for name, op in (('reference', positional_mix_reference), ('op', positional_mix)):
+            def step():
+                op(x, coefficients, rows, cols).sum().backward()
+            with torch.no_grad():
+                forward = median_ms(lambda: op(x, coefficients, rows, cols), args.repeats,
+                                    args.device)
+            both = median_ms(step, args.repeats, args.device)
+            with peak_memory(args.device) as memory:
+                step()
+            cells[name] = forward, both, memory['bytes'] / 2**20
+        (rf, rb, rm), (of, ob, om) = cells['reference'], cells['op']
+        print(f'| {rows}x{cols} | {rows * cols} | {rf:.1f} | {of:.1f} | {rf / of:.2f}x | {rb:.1f} '
+              f'| {ob:.1f} | {rb / ob:.2f}x | {rm:.0f} | {om:.0f} |', flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -280,7 +316,8 @@ def main():
     parser.add_argument('--repeats', type=int, default=5)
     benches = {'shift_mix': bench_shift_mix, 'offset_sample': bench_offset_sample,
                'backbones': bench_backbones, 'repmlp_deploy': bench_repmlp_deploy,
-               'posmlp_stripmlp': bench_posmlp_stripmlp, 'depthwise_conv': bench_depthwise_conv}
+               'posmlp_stripmlp': bench_posmlp_stripmlp, 'depthwise_conv': bench_depthwise_conv,
+               'positional_mix': bench_positional_mix}
     parser.add_argument('--only', nargs='+', default=list(benches), choices=list(benches))
     args = parser.parse_args()
     for name in args.only:
