@@ -289,9 +289,9 @@ def bench_positional_mix(args):
           'op | speed-up | peak MiB: reference | op |')
     print('|---|---|---|---|---|---|---|---|---|---|')
     for rows, cols in ((14, 14), (32, 32), (25, 76), (50, 76)):
-        x, coefficients = (torch.randn(1, rows * cols, 768, device=args.device),
-                           QuadraticPositionalMixing(14, 32).to(args.device).coefficients())
-        x.requires_grad_()
+        x = torch.randn(1, rows * cols, 768, device=args.device, requires_grad=True)
+        mixer = QuadraticPositionalMixing(14, 32).to(args.device)
+        coefficients = mixer.coefficients().detach().requires_grad_()
         cells = {}
         for name, op in (('reference', positional_mix_reference), ('op', positional_mix)):
             def step():

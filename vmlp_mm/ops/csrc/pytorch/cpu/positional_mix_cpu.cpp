@@ -90,38 +90,50 @@ VMLP_INLINE void fill_row(const OffsetTable& table, const double* c, int64_t row
   for (int64_t n = 0; n < rows * cols; ++n) probs[n] = static_cast<T>(scores[n] / total);
 }
 
-// partial[0..4] = sum_n dS[n] f(m, n) with dS = P (dP - sum_n P dP), features in the order
-// dx, dy, dx^2, dy^2, dx dy: per source row (fixed dy) only sums of dS, dS dx and dS dx^2 are
-// needed, the dy terms multiply them once per row.
+// The row and column of every token of a window, as T (tables of the flat loops below).
 template <typename T>
-VMLP_INLINE void coefficient_grads_row(const T* probs, const T* grad_probs, int64_t rows,
-                                       int64_t cols, int64_t row, int64_t col, T* partial) {
-  const int64_t N = rows * cols;
+struct TokenPositions {
+  std::vector<T> row, col;
+
+  TokenPositions(int64_t rows, int64_t cols) : row(rows * cols), col(rows * cols) {
+    for (int64_t n = 0; n < rows * cols; ++n) {
+      row[n] = static_cast<T>(n / cols);
+      col[n] = static_cast<T>(n % cols);
+    }
+  }
+};
+
+// partial[0..4] = sum_n dS[n] f(m, n) with dS = P (dP - sum_n P dP), features in the order
+// dx, dy, dx^2, dy^2, dx dy: one flat loop over the sources (a loop per source row would be
+// as short as a window's row, 14-76, and spend its time in the reductions' epilogues).
+template <typename T>
+VMLP_INLINE void coefficient_grads_row(const T* probs, const T* grad_probs,
+                                       const TokenPositions<T>& sources, int64_t row,
+                                       int64_t col, T* partial) {
+  const int64_t N = static_cast<int64_t>(sources.row.size());
+  const T* source_row = sources.row.data();
+  const T* source_col = sources.col.data();
   T dot = 0;
 #pragma omp simd reduction(+ : dot)
   for (int64_t n = 0; n < N; ++n) dot += probs[n] * grad_probs[n];
-  T g[kPositionalFeatures] = {0, 0, 0, 0, 0};
-  const int width = static_cast<int>(cols), offset = static_cast<int>(col);
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* p = probs + r * cols;
-    const T* dp = grad_probs + r * cols;
-    T s0 = 0, s1 = 0, s2 = 0;
-#pragma omp simd reduction(+ : s0, s1, s2)
-    for (int q = 0; q < width; ++q) {
-      const T ds = p[q] * (dp[q] - dot);
-      const T dx = static_cast<T>(q - offset);
-      s0 += ds;
-      s1 += ds * dx;
-      s2 += ds * dx * dx;
-    }
-    const T dy = static_cast<T>(row - r);
-    g[0] += s1;
-    g[1] += s0 * dy;
-    g[2] += s2;
-    g[3] += s0 * dy * dy;
-    g[4] += s1 * dy;
+  const T target_row = static_cast<T>(row), target_col = static_cast<T>(col);
+  T g0 = 0, g1 = 0, g2 = 0, g3 = 0, g4 = 0;
+#pragma omp simd reduction(+ : g0, g1, g2, g3, g4)
+  for (int64_t n = 0; n < N; ++n) {
+    const T ds = probs[n] * (grad_probs[n] - dot);
+    const T dx = source_col[n] - target_col, dy = target_row - source_row[n];
+    const T ds_dx = ds * dx, ds_dy = ds * dy;
+    g0 += ds_dx;
+    g1 += ds_dy;
+    g2 += ds_dx * dx;
+    g3 += ds_dy * dy;
+    g4 += ds_dx * dy;
   }
-  std::copy(g, g + kPositionalFeatures, partial);
+  partial[0] = g0;
+  partial[1] = g1;
+  partial[2] = g2;
+  partial[3] = g3;
+  partial[4] = g4;
 }
 
 #define VMLP_ROW_KERNELS(T)                                                                     \
@@ -130,9 +142,9 @@ VMLP_INLINE void coefficient_grads_row(const T* probs, const T* grad_probs, int6
     fill_row(table, c, row, col, probs);                                                        \
   }                                                                                             \
   VMLP_MULTIVERSION void coefficient_grads_row_mv(const T* probs, const T* grad_probs,          \
-                                                  int64_t rows, int64_t cols, int64_t row,      \
+                                                  const TokenPositions<T>& sources, int64_t row, \
                                                   int64_t col, T* partial) {                    \
-    coefficient_grads_row(probs, grad_probs, rows, cols, row, col, partial);                    \
+    coefficient_grads_row(probs, grad_probs, sources, row, col, partial);                       \
   }
 VMLP_ROW_KERNELS(float)
 VMLP_ROW_KERNELS(double)
@@ -167,10 +179,11 @@ void coefficient_grads_cpu(const at::Tensor& probs, const at::Tensor& grad_probs
     const scalar_t* p = probs.data_ptr<scalar_t>();
     const scalar_t* dp = grad_probs.data_ptr<scalar_t>();
     scalar_t* out = partial.data_ptr<scalar_t>();
+    const TokenPositions<scalar_t> sources(rows, cols);
     at::parallel_for(0, probs.size(0) * targets, grain(N), [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) {
         const int64_t m = m0 + i % targets;
-        coefficient_grads_row_mv(p + i * N, dp + i * N, rows, cols, m / cols, m % cols,
+        coefficient_grads_row_mv(p + i * N, dp + i * N, sources, m / cols, m % cols,
                                  out + i * kPositionalFeatures);
       }
     });
