@@ -47,6 +47,8 @@ class WindowGrid:
     @staticmethod
     def _split(tokens: torch.Tensor, regions) -> Tuple[torch.Tensor, ...]:
         """The ``[B, T, C]`` tokens of each region."""
+        if len(regions) == 1:  # no split: its backward would copy the gradient once more
+            return (tokens, )
         return tokens.split([(rs.stop - rs.start) * (cs.stop - cs.start)
                              for rs, cs, _, _ in regions], 1)
 

@@ -129,8 +129,12 @@ std::tuple<at::Tensor, at::Tensor> positional_mix_backward(const at::Tensor& gra
   if (x.numel() == 0) return {at::zeros_like(x, at::MemoryFormat::Contiguous), grad_coef};
   const at::ScalarType gemm = gemm_type(x), opmath = opmath_type(x);
   const at::Tensor xg = grouped(x, G, gemm), gg = grouped(grad_out, G, gemm);
-  // the input gradient accumulates over target tiles in float32 (float64) on every device
-  at::Tensor grad_xg = at::zeros(xg.sizes(), xg.options().dtype(opmath));
+  // the input gradient accumulates over target tiles in float32 (float64) on every device; a
+  // tile of all targets writes its groups' gradient at once
+  const bool whole_groups = N * N <= kTileElements;
+  at::Tensor grad_xg = whole_groups && gemm == opmath
+                           ? at::empty(xg.sizes(), xg.options().dtype(opmath))
+                           : at::zeros(xg.sizes(), xg.options().dtype(opmath));
   for_each_tile(G, N, [&](const Tile& t) {
     at::Tensor probs = at::empty({t.groups, t.targets, N}, coef.options());
     kernels.fill_probs(coef.narrow(0, t.g0, t.groups), rows, cols, t.m0, probs);
@@ -144,7 +148,9 @@ std::tuple<at::Tensor, at::Tensor> positional_mix_backward(const at::Tensor& gra
     grad_coef.narrow(0, t.g0, t.groups).add_(partial.sum(1));
     // grad x[n] += sum over the tile's targets m of P[m, n] grad_out[m]
     at::Tensor grad_x_tile = grad_xg.narrow(0, t.g0, t.groups);
-    if (gemm == opmath) {
+    if (whole_groups && gemm == opmath) {
+      at::bmm_out(grad_x_tile, probs_gemm.transpose(1, 2), grad_tile);
+    } else if (gemm == opmath) {
       grad_x_tile.baddbmm_(probs_gemm.transpose(1, 2), grad_tile);
     } else {
       grad_x_tile.add_(at::bmm(probs_gemm.transpose(1, 2), grad_tile));
