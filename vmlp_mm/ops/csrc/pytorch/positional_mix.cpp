@@ -10,7 +10,8 @@
 // and reduces it straight into the gradients of x and of the coefficients; since a row is whole,
 // the softmax backward's sum_n P * dP comes from the tile itself and the output is not saved.
 //
-// Channels are grouped once per call ([G, N, B * C / G], the layout of the batched GEMMs). The
+// Channels are grouped once per call ([G, N, B * C / G], the layout of the batched GEMMs; the
+// devices' to_groups / from_groups). The
 // GEMMs run in float32 (float64 for float64 inputs) on CPU, where float16 / bfloat16 GEMMs are
 // not faster without AMX, and in the input dtype on CUDA (tensor cores, float32 accumulation).
 #include "positional_mix.h"
@@ -52,22 +53,6 @@ void check_args(const at::Tensor& x, const at::Tensor& coefficients, int64_t row
       "inputs, float64 for float64)");
 }
 
-// [B, N, C] -> [G, N, B * C / G] (channel c = k * G + g), as a contiguous copy in `dtype`.
-at::Tensor grouped(const at::Tensor& t, int64_t groups, at::ScalarType dtype) {
-  const int64_t B = t.size(0), N = t.size(1), K = t.size(2) / groups;
-  at::Tensor out = at::empty({groups, N, B, K}, t.options().dtype(dtype));
-  out.copy_(t.reshape({B, N, K, groups}).permute({3, 1, 0, 2}));
-  return out.view({groups, N, B * K});
-}
-
-// Inverse of grouped(): [G, N, B * K] -> [B, N, K * G] in `dtype`.
-at::Tensor ungrouped(const at::Tensor& t, int64_t batch, at::ScalarType dtype) {
-  const int64_t G = t.size(0), N = t.size(1), K = t.size(2) / batch;
-  at::Tensor out = at::empty({batch, N, K, G}, t.options().dtype(dtype));
-  out.copy_(t.view({G, N, batch, K}).permute({2, 1, 3, 0}));
-  return out.view({batch, N, K * G});
-}
-
 // A block of the [G, N, N] weights: groups g0 .. g0 + groups, targets m0 .. m0 + targets, all
 // N sources. Tiles hold whole groups while a group's N x N weights fit kTileElements (each
 // group's weights are then formed once per call), else one group's targets in slices.
@@ -94,25 +79,36 @@ at::ScalarType gemm_type(const at::Tensor& x) {
 
 }  // namespace
 
+at::Tensor to_groups_by_copy(const at::Tensor& t, int64_t groups, at::ScalarType dtype) {
+  const int64_t B = t.size(0), N = t.size(1), K = t.size(2) / groups;
+  at::Tensor out = at::empty({groups, N, B, K}, t.options().dtype(dtype));
+  out.copy_(t.reshape({B, N, K, groups}).permute({3, 1, 0, 2}));
+  return out.view({groups, N, B * K});
+}
+
+at::Tensor from_groups_by_copy(const at::Tensor& t, int64_t batch, at::ScalarType dtype) {
+  const int64_t G = t.size(0), N = t.size(1), K = t.size(2) / batch;
+  at::Tensor out = at::empty({batch, N, K, G}, t.options().dtype(dtype));
+  out.copy_(t.view({G, N, batch, K}).permute({2, 1, 3, 0}));
+  return out.view({batch, N, K * G});
+}
+
 at::Tensor positional_mix_forward(const at::Tensor& x, const at::Tensor& coefficients,
                                   int64_t rows, int64_t cols, const PositionalMixKernels& kernels) {
   check_args(x, coefficients, rows, cols);
   const int64_t B = x.size(0), N = x.size(1), C = x.size(2), G = coefficients.size(0);
-  at::Tensor out = at::empty({B, N, C}, x.options().memory_format(at::MemoryFormat::Contiguous));
-  if (out.numel() == 0) return out;
+  if (x.numel() == 0) return at::empty({B, N, C}, x.options());
   const at::Tensor coef = coefficients.contiguous();
-  const at::Tensor xg = grouped(x, G, gemm_type(x));
-  // the output's view as [B, N, K, G], written tile by tile from the [groups, targets, B, K]
-  // products
-  const at::Tensor out_view = out.view({B, N, C / G, G});
+  const at::Tensor xg = kernels.to_groups(x, G, gemm_type(x));
+  // every tile's product lands in its block of the grouped output, ungrouped once at the end
+  at::Tensor mixed = at::empty_like(xg);
   for_each_tile(G, N, [&](const Tile& t) {
     at::Tensor probs = at::empty({t.groups, t.targets, N}, coef.options());
     kernels.fill_probs(coef.narrow(0, t.g0, t.groups), rows, cols, t.m0, probs);
-    const at::Tensor mixed = at::bmm(probs.to(xg.scalar_type()), xg.narrow(0, t.g0, t.groups));
-    out_view.narrow(1, t.m0, t.targets).narrow(3, t.g0, t.groups)
-        .copy_(mixed.view({t.groups, t.targets, B, C / G}).permute({2, 1, 3, 0}));
+    at::Tensor mixed_tile = mixed.narrow(0, t.g0, t.groups).narrow(1, t.m0, t.targets);
+    at::bmm_out(mixed_tile, probs.to(xg.scalar_type()), xg.narrow(0, t.g0, t.groups));
   });
-  return out;
+  return kernels.from_groups(mixed, B, x.scalar_type());
 }
 
 std::tuple<at::Tensor, at::Tensor> positional_mix_backward(const at::Tensor& grad_out,
@@ -128,7 +124,7 @@ std::tuple<at::Tensor, at::Tensor> positional_mix_backward(const at::Tensor& gra
   at::Tensor grad_coef = at::zeros_like(coef);
   if (x.numel() == 0) return {at::zeros_like(x, at::MemoryFormat::Contiguous), grad_coef};
   const at::ScalarType gemm = gemm_type(x), opmath = opmath_type(x);
-  const at::Tensor xg = grouped(x, G, gemm), gg = grouped(grad_out, G, gemm);
+  const at::Tensor xg = kernels.to_groups(x, G, gemm), gg = kernels.to_groups(grad_out, G, gemm);
   // the input gradient accumulates over target tiles in float32 (float64) on every device; a
   // tile of all targets writes its groups' gradient at once
   const bool whole_groups = N * N <= kTileElements;
@@ -156,7 +152,7 @@ std::tuple<at::Tensor, at::Tensor> positional_mix_backward(const at::Tensor& gra
       grad_x_tile.add_(at::bmm(probs_gemm.transpose(1, 2), grad_tile));
     }
   });
-  return {ungrouped(grad_xg, B, x.scalar_type()), grad_coef};
+  return {kernels.from_groups(grad_xg, B, x.scalar_type()), grad_coef};
 }
 
 }  // namespace vmlp_mm
