@@ -182,7 +182,11 @@ class PosMLPBlock(nn.Module):
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor, grid: WindowGrid) -> torch.Tensor:
-        u, v = self.act(self.fc1(self.norm(x))).chunk(2, dim=-1)
+        x_norm = self.norm(x)
+        # fc1's two halves as two products: chunking one product would make its backward
+        # concatenate the halves' gradients, a copy of the block's widest tensor
+        u, v = (self.act(F.linear(x_norm, weight, bias))
+                for weight, bias in zip(self.fc1.weight.chunk(2), self.fc1.bias.chunk(2)))
         return x + self.drop_path(self.drop(self.fc2(self.token_mixer(u, v, grid))))
 
 
