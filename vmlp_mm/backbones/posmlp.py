@@ -300,11 +300,13 @@ class PosMLP(VisionMLPBackbone):
         drop_rate: dropout after each block's output projection (official training: 0.02333).
         dense_policy: ``'global'`` or ``'windowed'`` (above).
         max_window_tokens: largest window of a global stage. The default, 1024 (32 x 32), keeps
-            stage 3 global on the 512 x 512 crops of ADE20K; its positional maps take
-            ``G * N^2`` floats per block (128 MiB for the 32 groups of T/S, kept for backward:
-            2.3 GiB for stage 3's 18 blocks) and its mixing costs ``N`` multiply-adds per token
-            and channel, 5x stage 3's at 224. A 800 x 1216 detection input (50 x 76 tokens at
-            stage 3) then mixes in 4 windows of 25 x 38.
+            stage 3 global on the 512 x 512 crops of ADE20K. The mixing op's memory does not
+            grow with a window's ``N^2`` weights, but its time does: ``N`` multiply-adds per
+            token and channel in three GEMMs per block, 5x stage 3's at 224 for N = 1024. A
+            800 x 1216 detection input (50 x 76 tokens at stage 3) then mixes in 4 windows of
+            25 x 38; one window of all 3,800 tokens fits in the same memory but took 2.7x the
+            training step time of the 4 windows and 4.8x that of ``'windowed'`` on CPU
+            (docs/benchmarks.md), hence the default.
         pretraining_size: input size of the weights (default: 224; nano: 64); decides which
             stages are global.
         **kwargs: the :class:`VisionMLPBackbone` arguments.
