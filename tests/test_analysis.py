@@ -87,7 +87,7 @@ def test_benchmark_configs_side_by_side_per_gflop(repo_root):
             if line.startswith('| ') and 'demo' in line]
     assert [r[0].strip().split('_')[0] for r in rows] == ['msmlp-nano', 'stripmlp-nano']
     for row in rows:
-        ms, gflops, ms_per_gflop = float(row[5]), float(row[8]), float(row[9])
+        ms, gflops, ms_per_gflop = float(row[6]), float(row[9]), float(row[10])
         assert gflops > 0 and ms_per_gflop == pytest.approx(ms / (2 * gflops), rel=0.02)
 
 
