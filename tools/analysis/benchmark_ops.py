@@ -24,7 +24,7 @@ repmlp_deploy: RepMLPNet-T224 and -B224 forward (eval mode) in the training-time
 FC + BN + 1x1/3x3 conv branches) and after ``switch_to_deploy()`` (one FC with bias), at the
 pretraining size (batch --batch // 4) and at an ADE20K crop (512x512, batch 2).
 
-posmlp_stripmlp: PosMLP's positional token mixing (one batched GEMM per layer over groups) and
+posmlp_stripmlp: PosMLP's positional token mixing (the positional_mix op, tile by tile) and
 Strip-MLP's strip FCs (batched GEMMs over groups) against plain ports of the official
 formulations (einops rearranges + einsum; grouped (1, 3) convs over permuted "token channel"
 views) at the -T models' stage shapes (224, batch --batch // 4), and PosMLP-T / Strip-MLP-T
