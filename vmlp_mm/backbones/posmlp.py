@@ -185,8 +185,10 @@ class PosMLPBlock(nn.Module):
         x_norm = self.norm(x)
         # fc1's two halves as two products: chunking one product would make its backward
         # concatenate the halves' gradients, a copy of the block's widest tensor
-        u, v = (self.act(F.linear(x_norm, weight, bias))
-                for weight, bias in zip(self.fc1.weight.chunk(2), self.fc1.bias.chunk(2)))
+        half = self.fc1.out_features // 2
+        weight, bias = self.fc1.weight, self.fc1.bias
+        u = self.act(F.linear(x_norm, weight[:half], bias[:half]))
+        v = self.act(F.linear(x_norm, weight[half:], bias[half:]))
         return x + self.drop_path(self.drop(self.fc2(self.token_mixer(u, v, grid))))
 
 
