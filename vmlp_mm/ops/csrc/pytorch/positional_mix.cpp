@@ -60,9 +60,11 @@ struct Tile {
   int64_t g0, groups, m0, targets;
 };
 
+bool tiles_hold_whole_groups(int64_t N) { return N * N <= kTileElements; }
+
 template <typename Fn>
 void for_each_tile(int64_t G, int64_t N, Fn fn) {
-  if (N * N <= kTileElements) {
+  if (tiles_hold_whole_groups(N)) {
     const int64_t groups = std::max<int64_t>(1, kTileElements / (N * N));
     for (int64_t g0 = 0; g0 < G; g0 += groups) fn(Tile{g0, std::min(groups, G - g0), 0, N});
     return;
@@ -127,7 +129,7 @@ std::tuple<at::Tensor, at::Tensor> positional_mix_backward(const at::Tensor& gra
   const at::Tensor xg = kernels.to_groups(x, G, gemm), gg = kernels.to_groups(grad_out, G, gemm);
   // the input gradient accumulates over target tiles in float32 (float64) on every device; a
   // tile of all targets writes its groups' gradient at once
-  const bool whole_groups = N * N <= kTileElements;
+  const bool whole_groups = tiles_hold_whole_groups(N);
   at::Tensor grad_xg = whole_groups && gemm == opmath
                            ? at::empty(xg.sizes(), xg.options().dtype(opmath))
                            : at::zeros(xg.sizes(), xg.options().dtype(opmath));
