@@ -42,6 +42,9 @@ for cu in "$site"/nvidia/cu*; do
   [ -d "$cu/lib" ] && export LIBRARY_PATH="$cu/lib${LIBRARY_PATH:+:$LIBRARY_PATH}"
 done
 
+# A fresh build each time: an incremental one compiles only changed sources, so its log could not
+# show every source's warnings nor every architecture.
+rm -rf "$BUILD_DIR/temp" "$BUILD_DIR/lib"
 mkdir -p "$BUILD_DIR"
 log="$BUILD_DIR/build.log"
 say "$(nvcc --version | tail -n 1); compiling for sm ${ARCHS//;/, } into $BUILD_DIR (log: $log)"
