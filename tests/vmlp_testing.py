@@ -113,11 +113,12 @@ def shift_mix_args(B, C, H, W, kernel_sizes, dtype, device, shifts=MSMLP_SHIFTS,
     return (rand(B, C, H, W), rand(n), rand(C), rand(n), rand(C)), list(shifts), kernel_sizes
 
 
-def positional_mix_args(B, rows, cols, C, G, dtype, device, seed=0, spread=0.5):
-    """Tokens ``x [B, rows * cols, C]`` and score coefficients ``[G, 5]`` of Gaussians (negative
-    quadratic terms of up to ``spread``) in the op's dtype for ``dtype``, requiring grad."""
+def positional_mix_args(G, R, rows, cols, dtype, device, seed=0, spread=0.5):
+    """Grouped tokens ``x [G, R, rows * cols]`` and score coefficients ``[G, 5]`` of Gaussians
+    (negative quadratic terms of up to ``spread``) in the op's dtype for ``dtype``, requiring
+    grad."""
     gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(B, rows * cols, C, generator=gen, dtype=dtype)
+    x = torch.randn(G, R, rows * cols, generator=gen, dtype=dtype)
     linear = torch.randn(G, 2, generator=gen)
     quadratic = -torch.rand(G, 2, generator=gen) * spread - 0.02
     cross = torch.randn(G, 1, generator=gen) * 0.2

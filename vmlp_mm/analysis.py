@@ -46,11 +46,10 @@ def offset_sample_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
 
 def positional_mix_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
     """``vmlp_mm::positional_mix``: what fvcore counts for the maps it never forms -- the scores
-    as a ``[G, 5] @ [5, N^2]`` matmul and the mixing as a ``[G, N, N] @ [G, N, B C / G]`` bmm
-    (the softmax is not counted)."""
-    batch, tokens, channels = get_shape(inputs[0])
-    groups = get_shape(inputs[1])[0]
-    return (groups * 5 + batch * channels) * tokens * tokens
+    as a ``[G, 5] @ [5, N^2]`` matmul and the mixing as a ``[G, R, N] @ [G, N, N]`` bmm (the
+    softmax is not counted)."""
+    groups, rows, tokens = get_shape(inputs[0])
+    return groups * (5 + rows) * tokens * tokens
 
 
 def baddbmm_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:

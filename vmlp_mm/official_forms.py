@@ -57,17 +57,19 @@ def strip_fc_official(fc: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def posmlp_mixing_official(mixer: nn.Module, u: torch.Tensor, gate: torch.Tensor,
                            grid) -> torch.Tensor:
-    """PosMLP's PoSGU + QuaMap on full square windows: channels split ``(v s)`` into groups,
-    one einsum with the ``[N, N, G]`` positional maps, the token bias, then the gate. Takes and
-    returns ``[B, T, C]`` tokens laid out by ``grid`` (whose windows must all be full)."""
+    """PosMLP's PoSGU + QuaMap on full square windows: tokens ``[B, windows, N, C]`` with
+    channels split ``(v s)`` into groups, one einsum with the ``[N, N, G]`` positional maps, the
+    token bias, then the gate. Takes and returns the block's channel-first ``[C, B, T]``
+    features (channels group-major) laid out by ``grid`` (whose windows must all be full), so
+    it starts and ends with the official token layout's permutes."""
     (rows, cols), g = grid.window, mixer.groups
-    b, t, c = u.shape
+    c, b, t = u.shape
     n = rows * cols
-    x = u.reshape(b, t // n, n, c // g, g)
+    x = u.view(g, c // g, b, t // n, n).permute(2, 3, 4, 1, 0)  # 'b w n v s'
     posmap = mixer.position_maps(rows, cols).to(u.dtype).permute(1, 2, 0)  # 'm n s'
     x = torch.einsum('mns,bwnvs->bwmvs', posmap, x)
     x = x + mixer.window_bias(grid.window).reshape(1, 1, n, 1, 1).to(x.dtype)
-    return x.reshape(b, t, c) * gate
+    return x.permute(4, 3, 0, 1, 2).reshape(c, b, t) * gate
 
 
 def with_official_formulations(model: nn.Module) -> nn.Module:

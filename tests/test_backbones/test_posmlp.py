@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from vmlp_mm.backbones import PosMLP
-from vmlp_mm.backbones.posmlp import QuadraticPositionalMixing, WindowGrid
+from vmlp_mm.backbones.posmlp import QuadraticPositionalMixing, WindowGrid, group_major
 from vmlp_mm.ops.positional_mix import relative_offsets
 
 
@@ -53,7 +53,13 @@ def test_mixing_matches_the_per_pixel_definition(size, window):
         mixer.token_bias.normal_()
     u, gate = torch.randn(2, 6, *size).double(), torch.randn(2, 6, *size).double()
     grid = WindowGrid(*size, window)
-    mixed = grid.untile(mixer(grid.tile(u), grid.tile(gate), grid))
+
+    def block_features(x):  # the blocks' channel-first, group-major [C, B, T] features
+        return group_major(grid.tile(x).permute(2, 0, 1), mixer.groups)
+
+    mixed = mixer(block_features(u), block_features(gate), grid)
+    interleaved = mixed.unflatten(0, (mixer.groups, -1)).transpose(0, 1).flatten(0, 1)
+    mixed = grid.untile(interleaved.permute(1, 2, 0))
     torch.testing.assert_close(mixed, mixing_reference(mixer, u, gate, window))
 
 

@@ -150,7 +150,7 @@ def test_positional_mix_half_and_autocast(device, path, dtype, tol, window):
     """Half tokens with float32 coefficients (the scores stay float32), cast and under autocast,
     against the float32 op; gradients reach float32 coefficients in float32."""
     rows, cols = window
-    x, coefficients = positional_args(2, rows, cols, 24, 8, torch.float32, device)
+    x, coefficients = positional_args(8, 6, rows, cols, torch.float32, device)
     ref = positional_mix_reference(x, coefficients, rows, cols)
     grad = torch.randn_like(ref)
     refs = torch.autograd.grad(ref, (x, coefficients), grad)
@@ -193,7 +193,7 @@ def test_opcheck_half(dtype):
     x, weight = torch.randn(2, 6, 5, 7, dtype=dtype), torch.randn(6, 1, 3, 7, dtype=dtype)
     torch.library.opcheck(torch.ops.vmlp_mm.depthwise_conv2d.default,
                           (x.requires_grad_(), weight.requires_grad_()))
-    x, coefficients = positional_args(2, 3, 4, 8, 2, dtype, 'cpu')
+    x, coefficients = positional_args(2, 8, 3, 4, dtype, 'cpu')
     torch.library.opcheck(torch.ops.vmlp_mm.positional_mix.default, (x, coefficients, 3, 4))
 
 

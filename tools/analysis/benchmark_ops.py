@@ -2,7 +2,7 @@
 
     python tools/analysis/benchmark_ops.py [--device cpu|cuda] [--batch 32] [--repeats 5]
         [--only shift_mix offset_sample backbones repmlp_deploy posmlp_stripmlp depthwise_conv
-               positional_mix]
+               positional_mix posmlp_official]
 
 shift_mix: MS-MLP-T's four stage shapes at 224 input (C = 96/192/384/768 at 56/28/14/7,
 kernel sizes of the official YAML), three ways: the fused op on channels-last maps (the memory
@@ -43,9 +43,20 @@ one window of PosMLP-T's stage 3 (C = 768 gated channels, G = 32, batch 1) of N 
 224 input), 1024 (32 x 32, 512 x 512), 1,900 (25 x 76: half the 800 x 1216 map) and 3,800
 (50 x 76, all of it) tokens: forward, forward + backward, and the peak memory of a forward +
 backward above the inputs.
+
+posmlp_official: PosMLP-T's classifier against the official code's (``PosMLP_T14_224`` of
+Zhicaiwww/PosMLP, read from ``$VMLP_OFFICIAL_SRC/PosMLP``; needs einops), same weights (the
+official model's, converted), both with the official training's dropout (0.02333) and drop path
+(0.1): the training step (train mode, forward + backward of the logits' sum) at 224, batch
+--batch // 4 and --batch // 16, the two models timed in turn, median of --repeats rounds. Not in
+the default run (it needs the official source).
 """
 import argparse
 import functools
+import importlib
+import os
+import os.path as osp
+import sys
 
 import torch
 import torch.nn as nn
@@ -206,7 +217,8 @@ def bench_posmlp_stripmlp(args):
                                             (1, 14, 768, 32), (1, 7, 768, 64)):
         mixer = QuadraticPositionalMixing(size, groups).to(args.device)
         grid = WindowGrid(size, size * windows, (size, size))
-        u = torch.randn(batch, windows * size * size, channels, device=args.device)
+        # the blocks' channel-first hidden features [C, B, T]
+        u = torch.randn(channels, batch, windows * size * size, device=args.device)
         gate = torch.randn_like(u)
         with torch.no_grad():
             ours = median_ms(lambda: mixer(u, gate, grid), args.repeats, args.device)
@@ -289,7 +301,7 @@ def bench_positional_mix(args):
           'op | speed-up | peak MiB: reference | op |')
     print('|---|---|---|---|---|---|---|---|---|---|')
     for rows, cols in ((14, 14), (32, 32), (25, 76), (50, 76)):
-        x = torch.randn(1, rows * cols, 768, device=args.device, requires_grad=True)
+        x = torch.randn(32, 768 // 32, rows * cols, device=args.device, requires_grad=True)
         mixer = QuadraticPositionalMixing(14, 32).to(args.device)
         coefficients = mixer.coefficients().detach().requires_grad_()
         cells = {}
@@ -308,6 +320,45 @@ def bench_positional_mix(args):
               f'| {ob:.1f} | {rb / ob:.2f}x | {rm:.0f} | {om:.0f} |', flush=True)
 
 
+def bench_posmlp_official(args):
+    root = os.environ.get('VMLP_OFFICIAL_SRC', '')
+    if not osp.isfile(osp.join(root, 'PosMLP', 'models', 'posmlp.py')):
+        raise FileNotFoundError(
+            f'posmlp_official needs the official source: no PosMLP/models/posmlp.py under '
+            f'VMLP_OFFICIAL_SRC={root!r}; clone Zhicaiwww/PosMLP into a folder and point '
+            'VMLP_OFFICIAL_SRC at it')
+    from mmengine.config import Config
+
+    from vmlp_mm.families import get_family
+    from vmlp_mm.utils.config_model import build_config_model
+    sys.path.insert(0, osp.join(root, 'PosMLP'))  # its files import each other as `models`
+    official_module = importlib.import_module('models.posmlp')
+    torch.manual_seed(0)
+    official = official_module.PosMLP_T14_224(drop_rate=0.02333, drop_path_rate=0.1)
+    family = get_family('posmlp')
+    state_dict, arch, overrides = family.convert(official.state_dict())
+    ours = build_config_model(Config.fromfile(family.classification_config(arch)), **overrides)
+    ours.load_state_dict(state_dict)
+    models = {'official': official.to(args.device).train(), 'ours': ours.to(args.device).train()}
+    steps = {'official': lambda x: models['official'](x),
+             'ours': lambda x: models['ours'](x, mode='tensor')}
+    print(f'\nPosMLP-T classifier against the official code, training step (train mode, dropout '
+          f'0.02333, drop path 0.1), 224x224, {args.device}, median of {args.repeats} rounds, ms')
+    print('| batch | official code | ours | speed-up |')
+    print('|---|---|---|---|')
+    for batch in (max(1, args.batch // 4), max(1, args.batch // 16)):
+        x = torch.randn(batch, 3, 224, 224, device=args.device)
+        times = {name: [] for name in models}
+        for _ in range(args.repeats + 1):  # the first round warms up
+            for name, model in models.items():
+                times[name].append(median_seconds(
+                    lambda: (steps[name](x).sum().backward(), model.zero_grad(set_to_none=True)),
+                    0, 1, args.device) * 1e3)
+        official_ms, ours_ms = (sorted(t[1:])[len(t[1:]) // 2] for t in times.values())
+        print(f'| {batch} | {official_ms:.0f} | {ours_ms:.0f} | {official_ms / ours_ms:.2f}x |',
+              flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -317,8 +368,9 @@ def main():
     benches = {'shift_mix': bench_shift_mix, 'offset_sample': bench_offset_sample,
                'backbones': bench_backbones, 'repmlp_deploy': bench_repmlp_deploy,
                'posmlp_stripmlp': bench_posmlp_stripmlp, 'depthwise_conv': bench_depthwise_conv,
-               'positional_mix': bench_positional_mix}
-    parser.add_argument('--only', nargs='+', default=list(benches), choices=list(benches))
+               'positional_mix': bench_positional_mix, 'posmlp_official': bench_posmlp_official}
+    parser.add_argument('--only', nargs='+', choices=list(benches),
+                        default=[name for name in benches if name != 'posmlp_official'])
     args = parser.parse_args()
     for name in args.only:
         benches[name](args)

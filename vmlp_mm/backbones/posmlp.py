@@ -45,12 +45,12 @@ class WindowGrid:
                 if rs.stop > rs.start and cs.stop > cs.start]
 
     @staticmethod
-    def _split(tokens: torch.Tensor, regions) -> Tuple[torch.Tensor, ...]:
-        """The ``[B, T, C]`` tokens of each region."""
+    def _split(tokens: torch.Tensor, regions, dim: int = 1) -> Tuple[torch.Tensor, ...]:
+        """The tokens of each region, along the token dimension ``dim``."""
         if len(regions) == 1:  # no split: its backward would copy the gradient once more
             return (tokens, )
         return tokens.split([(rs.stop - rs.start) * (cs.stop - cs.start)
-                             for rs, cs, _, _ in regions], 1)
+                             for rs, cs, _, _ in regions], dim)
 
     def tile(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, C, H, W]`` -> ``[B, T, C]`` windowed tokens."""
@@ -80,12 +80,20 @@ class WindowGrid:
         bands = [band[0] if len(band) == 1 else torch.cat(band, 3) for band in bands]
         return bands[0] if len(bands) == 1 else torch.cat(bands, 2)
 
-    def windows(self, tokens: torch.Tensor):
-        """Yields ``([B, windows, a * b, C]`` view, ``a``, ``b)`` per region."""
-        n, _, c = tokens.shape
+    def channel_first_windows(self, features: torch.Tensor, groups: int):
+        """Yields ``([G, R, a * b]`` grouped windows, ``a``, ``b)`` per region of channel-first
+        features ``[C, B, T]`` (channels group-major): the ``R = C / G * B * windows`` rows of
+        each group, the op's layout (:func:`~vmlp_mm.ops.positional_mix`). A view when the grid
+        has one region."""
         regions = self.regions
-        for part, (_, _, a, b) in zip(self._split(tokens, regions), regions):
-            yield part.view(n, -1, a * b, c), a, b
+        for part, (_, _, a, b) in zip(self._split(features, regions, dim=2), regions):
+            yield part.reshape(groups, -1, a * b), a, b
+
+
+def group_major(t: torch.Tensor, groups: int, dim: int = 0) -> torch.Tensor:
+    """``t`` with its channels along ``dim`` reordered from the official interleaving (channel
+    ``k * G + g`` in group ``g``) to group-major order (``g * K + k``), as a new tensor."""
+    return t.unflatten(dim, (-1, groups)).transpose(dim, dim + 1).flatten(dim, dim + 1)
 
 
 class QuadraticPositionalMixing(nn.Module):
@@ -150,23 +158,28 @@ class QuadraticPositionalMixing(nn.Module):
         return bias[0, 0]
 
     def forward(self, u: torch.Tensor, gate: torch.Tensor, grid: WindowGrid) -> torch.Tensor:
-        """Returns ``mix(u) * gate`` for ``[B, T, C]`` tokens laid out by ``grid``."""
-        b, _, c = u.shape
+        """Returns ``mix(u) * gate`` for channel-first features ``[C, B, T]`` of tokens laid
+        out by ``grid``, channels in group-major order (:func:`group_major`)."""
+        c, b, _ = u.shape
         coefficients = self.coefficients(score_dtype(u.dtype))
         bias = self.window_bias(grid.window)
         outputs = []
-        for (window, rows, cols), (window_gate, _, _) in zip(grid.windows(u),
-                                                             grid.windows(gate)):
+        for window, rows, cols in grid.channel_first_windows(u, self.groups):
             n = rows * cols
-            mixed = positional_mix(window.reshape(-1, n, c), coefficients, rows, cols)
-            token_bias = bias[:rows, :cols].reshape(1, n, 1).to(mixed.dtype)
-            outputs.append(((mixed + token_bias).view(b, -1, n, c) * window_gate).view(b, -1, c))
-        return outputs[0] if len(outputs) == 1 else torch.cat(outputs, 1)
+            mixed = positional_mix(window, coefficients, rows, cols)
+            token_bias = bias[:rows, :cols].reshape(n).to(mixed.dtype)
+            outputs.append((mixed + token_bias).view(c, b, -1))
+        mixed = outputs[0] if len(outputs) == 1 else torch.cat(outputs, 2)
+        return mixed * gate
 
 
 class PosMLPBlock(nn.Module):
     """PosMLP layer on windowed tokens: ``x + drop_path(fc2(mix(u) * v))`` with
     ``[u, v] = GELU(fc1(LN(x)))`` (halves of the hidden channels; no norm on u, unlike gMLP).
+
+    The hidden features are channel-first (``[C, B, T]``) in group-major channel order -- the
+    layout the mixing's GEMMs read without a copy -- so fc1's and fc2's weights are reordered
+    to it (:func:`group_major`) in the forward; the parameters keep the official order.
     """
 
     def __init__(self, channels: int, window_size: int, groups: int, mlp_ratio: float,
@@ -182,14 +195,20 @@ class PosMLPBlock(nn.Module):
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor, grid: WindowGrid) -> torch.Tensor:
-        x_norm = self.norm(x)
+        b, t, c = x.shape
+        groups = self.token_mixer.groups
+        tokens = self.norm(x).view(b * t, c).t()
         # fc1's two halves as two products: chunking one product would make its backward
         # concatenate the halves' gradients, a copy of the block's widest tensor
         half = self.fc1.out_features // 2
         weight, bias = self.fc1.weight, self.fc1.bias
-        u = self.act(F.linear(x_norm, weight[:half], bias[:half]))
-        v = self.act(F.linear(x_norm, weight[half:], bias[half:]))
-        return x + self.drop_path(self.drop(self.fc2(self.token_mixer(u, v, grid))))
+        u, v = (self.act(torch.addmm(group_major(bias[rows], groups)[:, None],
+                                     group_major(weight[rows], groups), tokens)).view(half, b, t)
+                for rows in (slice(0, half), slice(half, None)))
+        mixed = self.token_mixer(u, v, grid).view(half, b * t)
+        out = torch.addmm(self.fc2.bias, mixed.t(),
+                          group_major(self.fc2.weight, groups, dim=1).t()).view(b, t, c)
+        return x + self.drop_path(self.drop(out))
 
 
 def window_grid(height: int, width: int, window_size: int, global_mixing: bool,

@@ -1,15 +1,17 @@
 """PosMLP's positional mixing (GQPE) inside one window shape, as one op.
 
-For tokens ``x [B, N, C]`` of ``B`` windows of ``rows x cols`` tokens (``N = rows * cols``, token
-``t = row * cols + col``), channel ``c`` in group ``g = c mod G`` (the official interleaved
-grouping):
+For grouped tokens ``x [G, R, N]`` -- channel group ``g``'s ``R`` rows (its channels of every
+window) over the ``N = rows * cols`` tokens of a window (token ``t = row * cols + col``):
 
-    out[b, m, c] = sum_n softmax_n(score_g(m, n)) * x[b, n, c]
+    out[g, r, m] = sum_n softmax_n(score_g(m, n)) * x[g, r, n]
     score_g(m, n) = coefficients[g] . (dx, dy, dx^2, dy^2, dx dy)
 
 with ``dx = col(n) - col(m)``, ``dy = row(m) - row(n)`` (the official signs, see
 :func:`relative_offsets`). The coefficients are the Gaussian's (``QuadraticPositionalMixing``);
-the token bias and the gate stay outside the op (elementwise, nothing of size N^2).
+the token bias and the gate stay outside the op (elementwise, nothing of size N^2). Tokens come
+last and each group's rows together because that is the layout of the op's GEMMs
+(``out[g] = x[g] P_g^T``): PosMLP's blocks produce it directly (channel-first hidden features,
+groups contiguous), so the op copies nothing on the way in or out.
 
 The scores and the softmax are computed in float32 (float64 for float64 inputs; offsets up to the
 window side, squared, lose whole units in bfloat16), so the coefficients are passed in that dtype.
@@ -47,13 +49,13 @@ def _check_args(x: torch.Tensor, coefficients: torch.Tensor, rows: int, cols: in
     # the kernels' checks (check_args in positional_mix.cpp), with the same messages
     if rows < 1 or cols < 1:
         raise ValueError(f'positional_mix: the window must be at least 1 x 1, got {rows} x {cols}')
-    if x.dim() != 3 or x.shape[1] != rows * cols:
-        raise ValueError(f'positional_mix: x must be [B, N, C] with N = rows * cols = '
-                         f'{rows * cols} tokens of one window per B, got {list(x.shape)}')
-    if (coefficients.dim() != 2 or coefficients.shape[1] != 5 or coefficients.shape[0] < 1
-            or x.shape[2] % coefficients.shape[0]):
-        raise ValueError(f'positional_mix: coefficients must be [G, 5] with G dividing x\'s '
-                         f'{x.shape[2]} channels, got {list(coefficients.shape)}')
+    if x.dim() != 3 or x.shape[2] != rows * cols:
+        raise ValueError(f'positional_mix: x must be [G, R, N] with N = rows * cols = '
+                         f'{rows * cols} tokens of one window last, got {list(x.shape)}')
+    if (coefficients.dim() != 2 or coefficients.shape[1] != 5
+            or coefficients.shape[0] != x.shape[0]):
+        raise ValueError(f'positional_mix: coefficients must be [G, 5] for x\'s G = '
+                         f'{x.shape[0]} groups, got {list(coefficients.shape)}')
     if coefficients.dtype != score_dtype(x.dtype) or coefficients.device != x.device:
         raise TypeError(
             f'positional_mix: coefficients are {coefficients.dtype} on {coefficients.device} but '
@@ -74,12 +76,8 @@ def positional_mix_reference(x: torch.Tensor, coefficients: torch.Tensor, rows: 
     """Pure-PyTorch positional mixing, same signature and semantics as :func:`positional_mix`:
     the maps of every group, then one batched GEMM over the groups in x's dtype."""
     _check_args(x, coefficients, rows, cols)
-    b, n, c = x.shape
-    g = coefficients.shape[0]
     maps = positional_maps(coefficients, rows, cols).to(x.dtype)
-    grouped = x.reshape(b, n, c // g, g).permute(3, 1, 0, 2).reshape(g, n, -1)
-    mixed = torch.bmm(maps, grouped).view(g, n, b, c // g)
-    return mixed.permute(2, 1, 3, 0).reshape(b, n, c)
+    return torch.bmm(x, maps.transpose(1, 2))
 
 
 def positional_mix(x: torch.Tensor, coefficients: torch.Tensor, rows: int,
@@ -90,7 +88,7 @@ def positional_mix(x: torch.Tensor, coefficients: torch.Tensor, rows: int,
     float32; otherwise the coefficients must be in :func:`score_dtype` of x's dtype.
 
     Args:
-        x: ``[B, N, C]`` tokens of B windows of ``rows x cols``.
+        x: ``[G, R, N]`` grouped tokens: R rows per channel group over a ``rows x cols`` window.
         coefficients: ``[G, 5]`` score coefficients of the G channel groups.
         rows, cols: the window's shape.
     """

@@ -1,6 +1,7 @@
-// The positional-mixing op on every device:
-//   out[b, m, c] = sum_n softmax_n(score_g(m, n)) x[b, n, c]
-// for channel c of group g = c mod G (positional_mix_common.h).
+// The positional-mixing op on every device, on grouped tokens x [G, R, N]:
+//   out[g, r, m] = sum_n softmax_n(score_g(m, n)) x[g, r, n]
+// (positional_mix_common.h). Each group's R rows (its channels of every window) are one GEMM
+// operand as they lie: out[g] = x[g] . P_g^T, no copy of x on the way in or out.
 //
 // The [G, N, N] weights are never materialised: they are cut into tiles of at most
 // kTileElements weights (Tile); each tile's weights are formed, used by one batched GEMM and
@@ -10,10 +11,9 @@
 // and reduces it straight into the gradients of x and of the coefficients; since a row is whole,
 // the softmax backward's sum_n P * dP comes from the tile itself and the output is not saved.
 //
-// Channels are grouped once per call ([G, N, B * C / G], the layout of the batched GEMMs; the
-// devices' to_groups / from_groups). The
-// GEMMs run in float32 (float64 for float64 inputs) on CPU, where float16 / bfloat16 GEMMs are
-// not faster without AMX, and in the input dtype on CUDA (tensor cores, float32 accumulation).
+// The GEMMs run in float32 (float64 for float64 inputs) on CPU, where float16 / bfloat16 GEMMs
+// are not faster without AMX, and in the input dtype on CUDA (tensor cores, float32
+// accumulation).
 #include "positional_mix.h"
 
 #include <algorithm>
@@ -36,15 +36,15 @@ at::ScalarType opmath_type(const at::Tensor& x) {
 void check_args(const at::Tensor& x, const at::Tensor& coefficients, int64_t rows, int64_t cols) {
   TORCH_CHECK_VALUE(rows >= 1 && cols >= 1,
                     "positional_mix: the window must be at least 1 x 1, got ", rows, " x ", cols);
-  TORCH_CHECK_VALUE(x.dim() == 3 && x.size(1) == rows * cols,
-                    "positional_mix: x must be [B, N, C] with N = rows * cols = ", rows * cols,
-                    " tokens of one window per B, got ", x.sizes());
+  TORCH_CHECK_VALUE(x.dim() == 3 && x.size(2) == rows * cols,
+                    "positional_mix: x must be [G, R, N] with N = rows * cols = ", rows * cols,
+                    " tokens of one window last, got ", x.sizes());
   TORCH_CHECK_TYPE(at::isFloatingType(x.scalar_type()),
                    "positional_mix: x must be floating point, got ", x.scalar_type());
   TORCH_CHECK_VALUE(coefficients.dim() == 2 && coefficients.size(1) == kPositionalFeatures &&
-                        coefficients.size(0) >= 1 && x.size(2) % coefficients.size(0) == 0,
-                    "positional_mix: coefficients must be [G, 5] with G dividing x's ", x.size(2),
-                    " channels, got ", coefficients.sizes());
+                        coefficients.size(0) == x.size(0),
+                    "positional_mix: coefficients must be [G, 5] for x's G = ", x.size(0),
+                    " groups, got ", coefficients.sizes());
   TORCH_CHECK_TYPE(
       coefficients.scalar_type() == opmath_type(x) && coefficients.device() == x.device(),
       "positional_mix: coefficients are ", coefficients.scalar_type(), " on ",
@@ -81,36 +81,22 @@ at::ScalarType gemm_type(const at::Tensor& x) {
 
 }  // namespace
 
-at::Tensor to_groups_by_copy(const at::Tensor& t, int64_t groups, at::ScalarType dtype) {
-  const int64_t B = t.size(0), N = t.size(1), K = t.size(2) / groups;
-  at::Tensor out = at::empty({groups, N, B, K}, t.options().dtype(dtype));
-  out.copy_(t.reshape({B, N, K, groups}).permute({3, 1, 0, 2}));
-  return out.view({groups, N, B * K});
-}
-
-at::Tensor from_groups_by_copy(const at::Tensor& t, int64_t batch, at::ScalarType dtype) {
-  const int64_t G = t.size(0), N = t.size(1), K = t.size(2) / batch;
-  at::Tensor out = at::empty({batch, N, K, G}, t.options().dtype(dtype));
-  out.copy_(t.view({G, N, batch, K}).permute({2, 1, 3, 0}));
-  return out.view({batch, N, K * G});
-}
-
 at::Tensor positional_mix_forward(const at::Tensor& x, const at::Tensor& coefficients,
                                   int64_t rows, int64_t cols, const PositionalMixKernels& kernels) {
   check_args(x, coefficients, rows, cols);
-  const int64_t B = x.size(0), N = x.size(1), C = x.size(2), G = coefficients.size(0);
-  if (x.numel() == 0) return at::empty({B, N, C}, x.options());
+  const int64_t G = x.size(0), R = x.size(1), N = x.size(2);
+  if (x.numel() == 0) return at::empty({G, R, N}, x.options());
   const at::Tensor coef = coefficients.contiguous();
-  const at::Tensor xg = kernels.to_groups(x, G, gemm_type(x));
-  // every tile's product lands in its block of the grouped output, ungrouped once at the end
+  const at::Tensor xg = x.to(gemm_type(x)).contiguous();
   at::Tensor mixed = at::empty_like(xg);
   for_each_tile(G, N, [&](const Tile& t) {
     at::Tensor probs = at::empty({t.groups, t.targets, N}, coef.options());
     kernels.fill_probs(coef.narrow(0, t.g0, t.groups), rows, cols, t.m0, probs);
-    at::Tensor mixed_tile = mixed.narrow(0, t.g0, t.groups).narrow(1, t.m0, t.targets);
-    at::bmm_out(mixed_tile, probs.to(xg.scalar_type()), xg.narrow(0, t.g0, t.groups));
+    // out[g, :, tile's targets] = x[g] . P_tile^T
+    at::Tensor mixed_tile = mixed.narrow(0, t.g0, t.groups).narrow(2, t.m0, t.targets);
+    at::bmm_out(mixed_tile, xg.narrow(0, t.g0, t.groups), probs.to(xg.scalar_type()).transpose(1, 2));
   });
-  return kernels.from_groups(mixed, B, x.scalar_type());
+  return mixed.to(x.scalar_type());
 }
 
 std::tuple<at::Tensor, at::Tensor> positional_mix_backward(const at::Tensor& grad_out,
@@ -121,40 +107,40 @@ std::tuple<at::Tensor, at::Tensor> positional_mix_backward(const at::Tensor& gra
   check_args(x, coefficients, rows, cols);
   TORCH_CHECK_VALUE(grad_out.sizes() == x.sizes(), "positional_mix_backward: grad_out must have "
                     "x's shape ", x.sizes(), ", got ", grad_out.sizes());
-  const int64_t B = x.size(0), N = x.size(1), G = coefficients.size(0);
+  const int64_t N = x.size(2);
   const at::Tensor coef = coefficients.contiguous();
   at::Tensor grad_coef = at::zeros_like(coef);
   if (x.numel() == 0) return {at::zeros_like(x, at::MemoryFormat::Contiguous), grad_coef};
   const at::ScalarType gemm = gemm_type(x), opmath = opmath_type(x);
-  const at::Tensor xg = kernels.to_groups(x, G, gemm), gg = kernels.to_groups(grad_out, G, gemm);
+  const at::Tensor xg = x.to(gemm).contiguous(), gg = grad_out.to(gemm).contiguous();
   // the input gradient accumulates over target tiles in float32 (float64) on every device; a
   // tile of all targets writes its groups' gradient at once
   const bool whole_groups = tiles_hold_whole_groups(N);
-  at::Tensor grad_xg = whole_groups && gemm == opmath
-                           ? at::empty(xg.sizes(), xg.options().dtype(opmath))
-                           : at::zeros(xg.sizes(), xg.options().dtype(opmath));
-  for_each_tile(G, N, [&](const Tile& t) {
+  at::Tensor grad_x = whole_groups && gemm == opmath
+                          ? at::empty(xg.sizes(), xg.options().dtype(opmath))
+                          : at::zeros(xg.sizes(), xg.options().dtype(opmath));
+  for_each_tile(x.size(0), N, [&](const Tile& t) {
     at::Tensor probs = at::empty({t.groups, t.targets, N}, coef.options());
     kernels.fill_probs(coef.narrow(0, t.g0, t.groups), rows, cols, t.m0, probs);
     const at::Tensor probs_gemm = probs.to(gemm);
-    const at::Tensor grad_tile = gg.narrow(0, t.g0, t.groups).narrow(1, t.m0, t.targets);
+    const at::Tensor grad_tile = gg.narrow(0, t.g0, t.groups).narrow(2, t.m0, t.targets);
     const at::Tensor x_tile = xg.narrow(0, t.g0, t.groups);
-    // dP = grad_out . x^T over the tile's targets, then straight into the coefficients' gradient
-    const at::Tensor grad_probs = at::bmm(grad_tile, x_tile.transpose(1, 2)).to(opmath);
+    // dP = grad_out^T . x over the tile's targets, then straight into the coefficients' gradient
+    const at::Tensor grad_probs = at::bmm(grad_tile.transpose(1, 2), x_tile).to(opmath);
     at::Tensor partial = at::empty({t.groups, t.targets, kPositionalFeatures}, coef.options());
     kernels.coefficient_grads(probs, grad_probs, rows, cols, t.m0, partial);
     grad_coef.narrow(0, t.g0, t.groups).add_(partial.sum(1));
-    // grad x[n] += sum over the tile's targets m of P[m, n] grad_out[m]
-    at::Tensor grad_x_tile = grad_xg.narrow(0, t.g0, t.groups);
+    // grad x[g, :, n] += sum over the tile's targets m of grad_out[g, :, m] P[m, n]
+    at::Tensor grad_x_tile = grad_x.narrow(0, t.g0, t.groups);
     if (whole_groups && gemm == opmath) {
-      at::bmm_out(grad_x_tile, probs_gemm.transpose(1, 2), grad_tile);
+      at::bmm_out(grad_x_tile, grad_tile, probs_gemm);
     } else if (gemm == opmath) {
-      grad_x_tile.baddbmm_(probs_gemm.transpose(1, 2), grad_tile);
+      grad_x_tile.baddbmm_(grad_tile, probs_gemm);
     } else {
-      grad_x_tile.add_(at::bmm(probs_gemm.transpose(1, 2), grad_tile));
+      grad_x_tile.add_(at::bmm(grad_tile, probs_gemm));
     }
   });
-  return {kernels.from_groups(grad_xg, B, x.scalar_type()), grad_coef};
+  return {grad_x.to(x.scalar_type()), grad_coef};
 }
 
 }  // namespace vmlp_mm

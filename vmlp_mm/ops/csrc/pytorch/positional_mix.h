@@ -20,16 +20,7 @@ struct PositionalMixKernels {
   // scores.
   void (*coefficient_grads)(const at::Tensor& probs, const at::Tensor& grad_probs, int64_t rows,
                             int64_t cols, int64_t m0, at::Tensor& partial);
-  // [B, N, C] -> [G, N, B * C / G] (channel c = k * G + g to group g, column b * K + k), a new
-  // tensor in `dtype`: the layout of the batched GEMMs.
-  at::Tensor (*to_groups)(const at::Tensor& t, int64_t groups, at::ScalarType dtype);
-  // The inverse: [G, N, B * K] -> [B, N, K * G] in `dtype`.
-  at::Tensor (*from_groups)(const at::Tensor& t, int64_t batch, at::ScalarType dtype);
 };
-
-// to_groups / from_groups as strided copies (ATen's copy_), for devices without their own.
-at::Tensor to_groups_by_copy(const at::Tensor& t, int64_t groups, at::ScalarType dtype);
-at::Tensor from_groups_by_copy(const at::Tensor& t, int64_t batch, at::ScalarType dtype);
 
 at::Tensor positional_mix_forward(const at::Tensor& x, const at::Tensor& coefficients,
                                   int64_t rows, int64_t cols, const PositionalMixKernels& kernels);

@@ -190,63 +190,7 @@ void coefficient_grads_cpu(const at::Tensor& probs, const at::Tensor& grad_probs
   });
 }
 
-// Token rows of about 16 Ki elements per task.
-int64_t row_grain(int64_t channels) { return std::max<int64_t>(1, (int64_t(1) << 14) / channels); }
-
-// One task per token (b, n): its C channels, read once, go to the G groups' rows of K (ATen's
-// strided copy reads them G apart, 3-6x slower than this at PosMLP's shapes).
-at::Tensor to_groups_cpu(const at::Tensor& t, int64_t groups, at::ScalarType dtype) {
-  const at::Tensor src = t.stride(2) == 1 ? t : t.contiguous();
-  const int64_t B = src.size(0), N = src.size(1), C = src.size(2), K = C / groups;
-  const int64_t stride_b = src.stride(0), stride_n = src.stride(1);
-  at::Tensor out = at::empty({groups, N, B * K}, src.options().dtype(dtype));
-  const at::ScalarType src_type = src.scalar_type();
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, src_type, "to_groups_cpu", [&] {
-    using src_t = scalar_t;
-    const src_t* in = src.data_ptr<src_t>();
-    AT_DISPATCH_FLOATING_TYPES(dtype, "to_groups_cpu", [&] {
-      scalar_t* o = out.data_ptr<scalar_t>();
-      at::parallel_for(0, B * N, row_grain(C), [&](int64_t begin, int64_t end) {
-        for (int64_t r = begin; r < end; ++r) {
-          const int64_t b = r / N, n = r % N;
-          const src_t* row = in + b * stride_b + n * stride_n;
-          for (int64_t g = 0; g < groups; ++g) {
-            scalar_t* dst = o + ((g * N + n) * B + b) * K;
-            for (int64_t k = 0; k < K; ++k) dst[k] = static_cast<scalar_t>(row[k * groups + g]);
-          }
-        }
-      });
-    });
-  });
-  return out;
-}
-
-at::Tensor from_groups_cpu(const at::Tensor& t, int64_t batch, at::ScalarType dtype) {
-  const at::Tensor src = t.contiguous();
-  const int64_t G = src.size(0), N = src.size(1), K = src.size(2) / batch, C = K * G;
-  at::Tensor out = at::empty({batch, N, C}, src.options().dtype(dtype));
-  AT_DISPATCH_FLOATING_TYPES(src.scalar_type(), "from_groups_cpu", [&] {
-    using src_t = scalar_t;
-    const src_t* in = src.data_ptr<src_t>();
-    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dtype, "from_groups_cpu", [&] {
-      scalar_t* o = out.data_ptr<scalar_t>();
-      at::parallel_for(0, batch * N, row_grain(C), [&](int64_t begin, int64_t end) {
-        for (int64_t r = begin; r < end; ++r) {
-          const int64_t b = r / N, n = r % N;
-          scalar_t* row = o + r * C;
-          for (int64_t g = 0; g < G; ++g) {
-            const src_t* s = in + ((g * N + n) * batch + b) * K;
-            for (int64_t k = 0; k < K; ++k) row[k * G + g] = static_cast<scalar_t>(s[k]);
-          }
-        }
-      });
-    });
-  });
-  return out;
-}
-
-constexpr PositionalMixKernels kCpuKernels{&fill_probs_cpu, &coefficient_grads_cpu, &to_groups_cpu,
-                                           &from_groups_cpu};
+constexpr PositionalMixKernels kCpuKernels{&fill_probs_cpu, &coefficient_grads_cpu};
 
 at::Tensor positional_mix_cpu(const at::Tensor& x, const at::Tensor& coefficients, int64_t rows,
                               int64_t cols) {

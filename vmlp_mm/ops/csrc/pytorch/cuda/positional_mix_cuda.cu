@@ -93,8 +93,7 @@ void coefficient_grads_cuda(const at::Tensor& probs, const at::Tensor& grad_prob
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
-constexpr PositionalMixKernels kCudaKernels{&fill_probs_cuda, &coefficient_grads_cuda,
-                                            &to_groups_by_copy, &from_groups_by_copy};
+constexpr PositionalMixKernels kCudaKernels{&fill_probs_cuda, &coefficient_grads_cuda};
 
 at::Tensor positional_mix_cuda(const at::Tensor& x, const at::Tensor& coefficients, int64_t rows,
                                int64_t cols) {
