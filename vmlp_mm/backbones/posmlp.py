@@ -14,7 +14,7 @@ from mmengine.model.weight_init import trunc_normal_
 from ..ops.positional_mix import positional_maps, positional_mix, score_dtype
 from ..registry import MODELS
 from .base import VisionMLPBackbone, VisionMLPStage, run_block
-from .layers import LayerNorm2d
+from .layers import LayerNorm2d, SparseDropout
 
 
 @dataclass(frozen=True)
@@ -191,7 +191,7 @@ class PosMLPBlock(nn.Module):
         self.act = nn.GELU()
         self.token_mixer = QuadraticPositionalMixing(window_size, groups)
         self.fc2 = nn.Linear(hidden // 2, channels)
-        self.drop = nn.Dropout(drop)
+        self.drop = SparseDropout(drop)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor, grid: WindowGrid) -> torch.Tensor:
@@ -199,12 +199,14 @@ class PosMLPBlock(nn.Module):
         groups = self.token_mixer.groups
         tokens = self.norm(x).view(b * t, c).t()
         # fc1's two halves as two products: chunking one product would make its backward
-        # concatenate the halves' gradients, a copy of the block's widest tensor
+        # concatenate the halves' gradients, a copy of the block's widest tensor. Both halves'
+        # weights are reordered in one copy and unbound (slicing would make the backward fill
+        # a zero gradient of the whole weight per half).
         half = self.fc1.out_features // 2
-        weight, bias = self.fc1.weight, self.fc1.bias
-        u, v = (self.act(torch.addmm(group_major(bias[rows], groups)[:, None],
-                                     group_major(weight[rows], groups), tokens)).view(half, b, t)
-                for rows in (slice(0, half), slice(half, None)))
+        weights = group_major(self.fc1.weight.view(2, half, c), groups, dim=1).unbind(0)
+        biases = group_major(self.fc1.bias.view(2, half, 1), groups, dim=1).unbind(0)
+        u, v = (self.act(torch.addmm(bias, weight, tokens)).view(half, b, t)
+                for weight, bias in zip(weights, biases))
         mixed = self.token_mixer(u, v, grid).view(half, b * t)
         out = torch.addmm(self.fc2.bias, mixed.t(),
                           group_major(self.fc2.weight, groups, dim=1).t()).view(b, t, c)
