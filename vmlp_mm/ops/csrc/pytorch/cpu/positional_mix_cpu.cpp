@@ -10,13 +10,19 @@
 // keeps every weight that float32 can represent unless a target's own best score lies ~570
 // below the group's, where its row is computed directly (exp of score - the row's max).
 //
-// Weights below the smallest normal number of their type are stored as zero (flush_subnormal).
-// A window's far sources get such weights routinely (exp(-100) is subnormal in float32), and
-// subnormal operands cost Intel cores a microcode assist per multiply: on a Sapphire Rapids
-// Xeon the op's GEMMs over unflushed tiles ran ~24x slower than over flushed ones (17 against
-// 0.7 ms per group, PosMLP-T stage 3, N = 1024). A flushed weight is below 2^-126 (2^-1022) of the row's sum of 1, far
-// below the sum's rounding, so no result changes beyond it. CUDA cores run subnormals at full
-// speed; its kernel keeps them.
+// Weights below the square root of their type's smallest normal number are stored as zero
+// (kept_weight): 2^-63 in float32, 2^-511 in float64. Subnormal operands and results cost Intel
+// cores a microcode assist per operation, and a window's far sources get weights far below
+// that bound routinely (exp(-100) is subnormal in float32). Flushing only the subnormal weights
+// is not enough: a kept weight of 1e-30 times a gradient of 1e-10 is subnormal again, in the
+// GEMMs' sums and the coefficients' gradient. A weight of at least sqrt(min) times any operand
+// of at least sqrt(min) is normal. On a Sapphire Rapids Xeon, PosMLP-T's stage-3 GEMMs (N = 1024)
+// ran ~24x slower over unflushed tiles (17 against 0.7 ms per group), and a training step at
+// 512 x 512 took 2-3x longer with subnormal weights flushed but their products with the
+// backward's small gradients not (measured against torch.set_flush_denormal). A dropped weight
+// is below 2^-63 of its row's sum of 1, so the at most N dropped ones change a result by less
+// than N 2^-63 of the largest |x|, far below float32's rounding (2^-24); float64's bound is
+// 2^-511. CUDA cores run subnormals at full speed; its kernel keeps them.
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
@@ -32,10 +38,17 @@
 namespace vmlp_mm {
 namespace {
 
-// v, or zero where v is subnormal (see above).
+// The smallest weight stored in T: the square root of T's smallest normal number (see above).
 template <typename T>
-VMLP_INLINE T flush_subnormal(T v) {
-  return v >= std::numeric_limits<T>::min() ? v : T(0);
+constexpr double kSmallestKeptWeight = 0x1p-63;
+template <>
+constexpr double kSmallestKeptWeight<double> = 0x1p-511;
+
+// A weight w (a probability, or a table entry at most 1) as stored in T: zero below
+// kSmallestKeptWeight<T>. Compared in double, so the conversion never makes a subnormal T.
+template <typename T>
+VMLP_INLINE T kept_weight(double w) {
+  return static_cast<T>(w >= kSmallestKeptWeight<T> ? w : 0.);
 }
 
 // A row's table sum below this means its weights lie far below the group's peak (see above).
@@ -59,7 +72,10 @@ struct OffsetTable {
         max = std::max(max, row[dx + cols - 1]);
       }
     }
-    for (double& v : values) v = flush_subnormal(std::exp(v - max));
+    for (double& v : values) {  // subnormal doubles would slow the sums of fill_row
+      v = std::exp(v - max);
+      if (v < std::numeric_limits<double>::min()) v = 0;
+    }
   }
 
   // The table entries of target (row, col)'s sources in source row r: cols contiguous values.
@@ -85,7 +101,7 @@ VMLP_INLINE void fill_row(const OffsetTable& table, const double* c, int64_t row
       const double* e = table.segment(row, col, r);
       T* p = probs + r * cols;
 #pragma omp simd
-      for (int64_t q = 0; q < cols; ++q) p[q] = flush_subnormal(static_cast<T>(e[q] * inv));
+      for (int64_t q = 0; q < cols; ++q) p[q] = kept_weight<T>(e[q] * inv);
     }
     return;
   }
@@ -102,7 +118,7 @@ VMLP_INLINE void fill_row(const OffsetTable& table, const double* c, int64_t row
   double total = 0;
   for (double& s : scores) total += s = std::exp(s - max);
   for (int64_t n = 0; n < rows * cols; ++n) {
-    probs[n] = flush_subnormal(static_cast<T>(scores[n] / total));
+    probs[n] = kept_weight<T>(scores[n] / total);
   }
 }
 
