@@ -29,6 +29,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "../positional_mix.h"
@@ -45,23 +46,31 @@ template <>
 constexpr double kSmallestKeptWeight<double> = 0x1p-511;
 
 // A weight w (a probability, or a table entry at most 1) as stored in T: zero below
-// kSmallestKeptWeight<T>. Compared in double, so the conversion never makes a subnormal T.
+// kSmallestKeptWeight<T>. Compared in double, so the conversion never makes a subnormal T. A
+// product, not a select: GCC does not vectorise `w >= bound ? w : 0` under -ftrapping-math (the
+// fill loops ran 5x slower).
 template <typename T>
 VMLP_INLINE T kept_weight(double w) {
-  return static_cast<T>(w >= kSmallestKeptWeight<T> ? w : 0.);
+  return static_cast<T>(w * static_cast<double>(w >= kSmallestKeptWeight<T>));
 }
 
 // A row's table sum below this means its weights lie far below the group's peak (see above).
 constexpr double kSmallestTableSum = 1e-250;
 
 // The offsets table of one group: exp(score(dx, dy) - max score), row dy + rows - 1, column
-// dx + cols - 1.
+// dx + cols - 1; and the sums of its segments, from which each target's softmax denominator
+// is a sum of `rows` terms instead of N (summing N weights per target cost as much as forming
+// them).
 struct OffsetTable {
   int64_t rows, cols;
   std::vector<double> values;
+  // segment_sums[k * cols + col] = sum of the cols entries of table row k that target column
+  // col reads (see segment)
+  std::vector<double> segment_sums;
 
   OffsetTable(const double* c, int64_t rows, int64_t cols)
-      : rows(rows), cols(cols), values((2 * rows - 1) * (2 * cols - 1)) {
+      : rows(rows), cols(cols), values((2 * rows - 1) * (2 * cols - 1)),
+        segment_sums((2 * rows - 1) * cols) {
     const int64_t width = 2 * cols - 1;
     double max = -std::numeric_limits<double>::infinity();
     for (int64_t dy = 1 - rows; dy < rows; ++dy) {
@@ -72,15 +81,35 @@ struct OffsetTable {
         max = std::max(max, row[dx + cols - 1]);
       }
     }
-    for (double& v : values) {  // subnormal doubles would slow the sums of fill_row
+    for (double& v : values) {  // subnormal doubles would slow the sums below
       v = std::exp(v - max);
       if (v < std::numeric_limits<double>::min()) v = 0;
+    }
+    for (int64_t k = 0; k < 2 * rows - 1; ++k) {
+      for (int64_t col = 0; col < cols; ++col) {
+        segment_sums[k * cols + col] = sum_of(values.data() + k * width + (cols - 1 - col), cols);
+      }
     }
   }
 
   // The table entries of target (row, col)'s sources in source row r: cols contiguous values.
   const double* segment(int64_t row, int64_t col, int64_t r) const {
     return values.data() + (row - r + rows - 1) * (2 * cols - 1) + (cols - 1 - col);
+  }
+
+  // The sum of target (row, col)'s table entries (its softmax denominator).
+  double target_sum(int64_t row, int64_t col) const {
+    double sum = 0;
+    for (int64_t r = 0; r < rows; ++r) sum += segment_sums[(row - r + rows - 1) * cols + col];
+    return sum;
+  }
+
+ private:
+  static double sum_of(const double* v, int64_t count) {
+    double sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t i = 0; i < count; ++i) sum += v[i];
+    return sum;
   }
 };
 
@@ -89,12 +118,7 @@ template <typename T>
 VMLP_INLINE void fill_row(const OffsetTable& table, const double* c, int64_t row, int64_t col,
                           T* probs) {
   const int64_t rows = table.rows, cols = table.cols;
-  double sum = 0;
-  for (int64_t r = 0; r < rows; ++r) {
-    const double* e = table.segment(row, col, r);
-#pragma omp simd reduction(+ : sum)
-    for (int64_t q = 0; q < cols; ++q) sum += e[q];
-  }
+  const double sum = table.target_sum(row, col);
   if (sum >= kSmallestTableSum && std::isfinite(sum)) {
     const double inv = 1. / sum;
     for (int64_t r = 0; r < rows; ++r) {
@@ -190,15 +214,18 @@ void fill_probs_cpu(const at::Tensor& coefficients, int64_t rows, int64_t cols, 
   const int64_t groups = probs.size(0), targets = probs.size(1), N = probs.size(2);
   const at::Tensor coef = coefficients.to(at::kDouble).contiguous();
   const double* c = coef.data_ptr<double>();
-  std::vector<OffsetTable> tables;
-  tables.reserve(groups);
-  for (int64_t g = 0; g < groups; ++g) tables.emplace_back(c + g * kPositionalFeatures, rows, cols);
+  std::vector<std::unique_ptr<OffsetTable>> tables(groups);
+  at::parallel_for(0, groups, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t g = begin; g < end; ++g) {
+      tables[g] = std::make_unique<OffsetTable>(c + g * kPositionalFeatures, rows, cols);
+    }
+  });
   AT_DISPATCH_FLOATING_TYPES(probs.scalar_type(), "positional_mix_fill_probs_cpu", [&] {
     scalar_t* p = probs.data_ptr<scalar_t>();
     at::parallel_for(0, groups * targets, grain(N), [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) {
         const int64_t g = i / targets, m = m0 + i % targets;
-        fill_row_mv(tables[g], c + g * kPositionalFeatures, m / cols, m % cols, p + i * N);
+        fill_row_mv(*tables[g], c + g * kPositionalFeatures, m / cols, m % cols, p + i * N);
       }
     });
   });
