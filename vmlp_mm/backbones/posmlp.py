@@ -328,9 +328,9 @@ class PosMLP(VisionMLPBackbone):
             grow with a window's ``N^2`` weights, but its time does: ``N`` multiply-adds per
             token and channel in three GEMMs per block, 5x stage 3's at 224 for N = 1024. A
             800 x 1216 detection input (50 x 76 tokens at stage 3) then mixes in 4 windows of
-            25 x 38; one window of all 3,800 tokens fits in the same memory but took 2.7x the
-            training step time of the 4 windows and 4.8x that of ``'windowed'`` on CPU
-            (docs/benchmarks.md), hence the default.
+            25 x 38; one window of all 3,800 tokens fits in the same memory but took 2.7-4.4x
+            the training step time of the 4 windows and 4.8-5.4x that of ``'windowed'`` on CPU
+            (two machines, docs/benchmarks.md), hence the default.
         pretraining_size: input size of the weights (default: 224; nano: 64); decides which
             stages are global.
         **kwargs: the :class:`VisionMLPBackbone` arguments.
