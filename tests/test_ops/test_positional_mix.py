@@ -95,6 +95,17 @@ def test_cpu_weights_below_the_root_of_the_normal_range_are_zero(dtype):
 
 
 @requires_ext
+def test_coefficients_changed_in_place_between_calls():
+    # the CPU kernel reuses a group's table across the target slices of one window (N = 1,100
+    # does not fit one tile); new values at the same address must not reuse it
+    x, coefficients = make_args(2, 3, 25, 44, torch.float64, 'cpu')
+    for _ in range(2):
+        assert_same_result(x, coefficients, 25, 44, 1e-10)
+        with torch.no_grad():
+            coefficients.mul_(0.5).add_(0.1)
+
+
+@requires_ext
 def test_gradcheck():
     x, coefficients = make_args(3, 4, 3, 4, torch.float64, 'cpu')
     assert torch.autograd.gradcheck(lambda a, b: positional_mix(a, b, 3, 4), (x, coefficients))
